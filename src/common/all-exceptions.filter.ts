@@ -1,0 +1,103 @@
+import {
+  ArgumentsHost,
+  Catch,
+  ExceptionFilter,
+  HttpException,
+  HttpStatus,
+  Logger,
+} from '@nestjs/common';
+import { STATUS_CODES } from 'node:http';
+import type { FastifyReply } from 'fastify';
+import { ApiError } from './api-error';
+import { defaultCodeFor } from './error-codes';
+
+export interface ErrorBody {
+  statusCode: number;
+  error: string;
+  message: string | string[];
+  code: string;
+}
+
+/** Fastify's own errors (body parsing, body size, content type) carry these. */
+interface FastifyError {
+  statusCode?: number;
+  code?: string;
+  message?: string;
+}
+
+/**
+ * Renders every error the same way: Nest's shape plus a stable `code`.
+ * A 500 never shows its internals; it is logged (without the request body) instead.
+ */
+export function toErrorBody(
+  exception: unknown,
+  logger: Logger,
+): { body: ErrorBody; headers: Record<string, string> } {
+  let status = HttpStatus.INTERNAL_SERVER_ERROR;
+  let message: string | string[] = 'Internal server error';
+  let code: string | undefined;
+  let headers: Record<string, string> = {};
+
+  if (exception instanceof HttpException) {
+    status = exception.getStatus();
+    const response = exception.getResponse();
+    if (typeof response === 'string') {
+      message = response;
+    } else if (response && typeof response === 'object') {
+      const r = response as { message?: string | string[]; code?: string };
+      message = r.message ?? exception.message;
+      code = r.code;
+    }
+    if (exception instanceof ApiError) headers = exception.headers;
+  } else if (isFastifyClientError(exception)) {
+    status = exception.statusCode!;
+    message = fastifyMessage(exception);
+  }
+
+  if (status >= 500) {
+    logger.error(
+      exception instanceof Error ? (exception.stack ?? exception.message) : String(exception),
+    );
+    if (status === HttpStatus.INTERNAL_SERVER_ERROR) message = 'Internal server error';
+  }
+  return {
+    body: {
+      statusCode: status,
+      error: STATUS_CODES[status] ?? 'Error',
+      message,
+      code: code ?? defaultCodeFor(status),
+    },
+    headers,
+  };
+}
+
+function isFastifyClientError(e: unknown): e is FastifyError {
+  const s = (e as FastifyError | null)?.statusCode;
+  return typeof s === 'number' && s >= 400 && s < 500;
+}
+
+function fastifyMessage(e: FastifyError): string {
+  switch (e.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return 'Request body is not valid JSON';
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return 'Request body is too large';
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return 'Unsupported content type; send application/json';
+    default:
+      // Parser messages can quote the body; never echo them.
+      return STATUS_CODES[e.statusCode!] ?? 'Bad request';
+  }
+}
+
+@Catch()
+export class AllExceptionsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Exceptions');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const { body, headers } = toErrorBody(exception, this.logger);
+    void reply.headers(headers).status(body.statusCode).send(body);
+  }
+}

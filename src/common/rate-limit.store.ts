@@ -1,0 +1,88 @@
+import type Redis from 'ioredis';
+
+export interface WindowCount {
+  /** Hits in the current window, this one included. */
+  count: number;
+  /** Seconds until the window closes. */
+  retryAfter: number;
+}
+
+/**
+ * Fixed-window counters for the rate limits. In memory for one instance; in
+ * Redis (REDIS_URL) so that every instance counts together.
+ */
+export abstract class RateLimitStore {
+  abstract hit(key: string, windowSeconds: number): Promise<WindowCount>;
+  abstract peek(key: string): Promise<WindowCount>;
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+export class MemoryRateLimitStore extends RateLimitStore {
+  private readonly windows = new Map<string, { count: number; resetAt: number }>();
+  private readonly sweeper = setInterval(() => this.sweep(), 30_000).unref();
+
+  hit(key: string, windowSeconds: number): Promise<WindowCount> {
+    const now = Date.now();
+    let w = this.windows.get(key);
+    if (!w || w.resetAt <= now) {
+      w = { count: 0, resetAt: now + windowSeconds * 1000 };
+      this.windows.set(key, w);
+    }
+    w.count++;
+    return Promise.resolve({ count: w.count, retryAfter: (w.resetAt - now) / 1000 });
+  }
+
+  peek(key: string): Promise<WindowCount> {
+    const now = Date.now();
+    const w = this.windows.get(key);
+    if (!w || w.resetAt <= now) return Promise.resolve({ count: 0, retryAfter: 0 });
+    return Promise.resolve({ count: w.count, retryAfter: (w.resetAt - now) / 1000 });
+  }
+
+  override close(): Promise<void> {
+    clearInterval(this.sweeper);
+    return Promise.resolve();
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [key, w] of this.windows) if (w.resetAt <= now) this.windows.delete(key);
+  }
+}
+
+// INCR, and start the window on the first hit; one round trip, atomic.
+const HIT = `
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return {n, redis.call('PTTL', KEYS[1])}`;
+
+export class RedisRateLimitStore extends RateLimitStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix = 'dr:rl:',
+  ) {
+    super();
+  }
+
+  async hit(key: string, windowSeconds: number): Promise<WindowCount> {
+    const [count, pttl] = (await this.redis.eval(
+      HIT,
+      1,
+      this.prefix + key,
+      windowSeconds * 1000,
+    )) as [number, number];
+    return { count, retryAfter: Math.max(pttl, 0) / 1000 };
+  }
+
+  async peek(key: string): Promise<WindowCount> {
+    const [count, pttl] = await this.redis
+      .multi()
+      .get(this.prefix + key)
+      .pttl(this.prefix + key)
+      .exec()
+      .then((r) => [Number(r?.[0]?.[1] ?? 0), Number(r?.[1]?.[1] ?? 0)]);
+    return { count, retryAfter: Math.max(pttl, 0) / 1000 };
+  }
+}

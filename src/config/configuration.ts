@@ -1,0 +1,121 @@
+import { Logger } from '@nestjs/common';
+import { ConfigType, registerAs } from '@nestjs/config';
+import { resolve } from 'node:path';
+import { loadOrCreateDevSecret, randomBase64 } from './dev-secrets';
+import { ConfigError, flag, int, isProduction, oneOf, str, url } from './env';
+
+// One namespace per concern, each validated when the application module is
+// instantiated. Inject with `@Inject(authConfig.KEY) cfg: AuthConfig`.
+
+const logger = new Logger('Config');
+
+function dataDir(env = process.env): string {
+  return resolve(str(env, 'DATA_DIR', './data'));
+}
+
+function devSecret(name: string, file: string, create: () => string): string {
+  if (isProduction(process.env))
+    throw new ConfigError(name, 'is required when NODE_ENV=production');
+  return loadOrCreateDevSecret(dataDir(), file, create, (path) =>
+    logger.warn(`${name} is not set: generated a development value into ${path}`),
+  );
+}
+
+const PLACEHOLDER = /change[-_ ]?me|placeholder|your[-_ ]?(jwt[-_ ]?)?secret/i;
+
+export const appConfig = registerAs('app', () => {
+  const env = process.env;
+  const corsOrigins = str(env, 'CORS_ORIGINS');
+  return {
+    production: isProduction(env),
+    port: int(env, 'PORT', 3000, { min: 0, max: 65535 }),
+    trustProxy: flag(env, 'TRUST_PROXY'),
+    corsOrigins: corsOrigins
+      ? corsOrigins
+          .split(',')
+          .map((o) => o.trim())
+          .filter(Boolean)
+      : [],
+    logLevel: oneOf(
+      env,
+      'LOG_LEVEL',
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
+      'info',
+    ),
+    metricsToken: str(env, 'METRICS_TOKEN'),
+  };
+});
+
+export const databaseConfig = registerAs('database', () => ({
+  url: url(process.env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+  dataDir: dataDir(),
+}));
+
+export const authConfig = registerAs('auth', () => {
+  const env = process.env;
+  const jwtSecret =
+    str(env, 'JWT_SECRET') ?? devSecret('JWT_SECRET', 'jwt-secret', randomBase64(48));
+  if (jwtSecret.length < 32) throw new ConfigError('JWT_SECRET', 'must be at least 32 characters');
+  if (isProduction(env) && PLACEHOLDER.test(jwtSecret)) {
+    throw new ConfigError('JWT_SECRET', 'looks like a placeholder; generate a random value');
+  }
+  return {
+    jwtSecret,
+    jwtExpiresIn: int(env, 'JWT_EXPIRES_IN', 900, { min: 1 }),
+  };
+});
+
+function kek(name: string, value: string): Buffer {
+  const key = Buffer.from(value, 'base64');
+  if (key.length !== 32 || key.toString('base64') !== value) {
+    throw new ConfigError(name, 'must be the base64 encoding of exactly 32 bytes');
+  }
+  return key;
+}
+
+export const devicesConfig = registerAs('devices', () => {
+  const env = process.env;
+  const current =
+    str(env, 'DEVICE_SECRET_KEK') ??
+    devSecret('DEVICE_SECRET_KEK', 'device-secret-kek', randomBase64(32));
+  const previous = str(env, 'DEVICE_SECRET_KEK_PREVIOUS');
+  return {
+    kek: kek('DEVICE_SECRET_KEK', current),
+    kekPrevious: previous ? kek('DEVICE_SECRET_KEK_PREVIOUS', previous) : undefined,
+    secretBytes: int(env, 'DEVICE_SECRET_BYTES', 32, { min: 32, max: 1024 }),
+    maxDevicesPerUser: int(env, 'MAX_DEVICES_PER_USER', 100, { min: 1, max: 1_000_000 }),
+  };
+});
+
+export const deviceAuthConfig = registerAs('deviceAuth', () => {
+  const env = process.env;
+  const skewSeconds = int(env, 'HMAC_TIMESTAMP_SKEW_SECONDS', 300, { min: 1, max: 86_400 });
+  const nonceTtlSeconds = int(env, 'HMAC_NONCE_TTL_SECONDS', 600, { min: 2, max: 7 * 86_400 });
+  if (nonceTtlSeconds < 2 * skewSeconds) {
+    throw new ConfigError(
+      'HMAC_NONCE_TTL_SECONDS',
+      `must be at least twice HMAC_TIMESTAMP_SKEW_SECONDS (${2 * skewSeconds})`,
+    );
+  }
+  return { skewSeconds, nonceTtlSeconds };
+});
+
+export const redisConfig = registerAs('redis', () => ({
+  url: url(process.env, 'REDIS_URL', ['redis:', 'rediss:']),
+}));
+
+export const allConfig = [
+  appConfig,
+  databaseConfig,
+  authConfig,
+  devicesConfig,
+  deviceAuthConfig,
+  redisConfig,
+];
+
+export type AppConfig = ConfigType<typeof appConfig>;
+export type DatabaseConfig = ConfigType<typeof databaseConfig>;
+export type AuthConfig = ConfigType<typeof authConfig>;
+export type DevicesConfig = ConfigType<typeof devicesConfig>;
+export type DeviceAuthConfig = ConfigType<typeof deviceAuthConfig>;
+export type RedisConfig = ConfigType<typeof redisConfig>;

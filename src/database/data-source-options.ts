@@ -1,0 +1,30 @@
+import type { DataSourceOptions } from 'typeorm';
+import { User } from '../auth/user.entity';
+import { DeviceNonce } from '../device-auth/device-nonce.entity';
+import { DeviceEvent } from '../devices/device-event.entity';
+import { DeviceSecret } from '../devices/device-secret.entity';
+import { Device } from '../devices/device.entity';
+import { migrations } from './migrations';
+
+export const entities = [User, Device, DeviceSecret, DeviceEvent, DeviceNonce];
+
+/** pg pool size; the embedded server accepts several times this many sockets. */
+export const POOL_SIZE = 10;
+
+export function dataSourceOptions(url: string): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url,
+    entities,
+    migrations,
+    migrationsRun: true,
+    migrationsTransactionMode: 'each',
+    synchronize: false,
+    // TypeORM would otherwise run CREATE EXTENSION "uuid-ossp", which needs a
+    // superuser and which PGlite lacks; gen_random_uuid() is built in since PG 13.
+    installExtensions: false,
+    uuidExtension: 'pgcrypto',
+    extra: { max: POOL_SIZE, connectionTimeoutMillis: 10_000 },
+    logging: false,
+  };
+}

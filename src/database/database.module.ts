@@ -1,0 +1,48 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { databaseConfig, DatabaseConfig } from '../config/configuration';
+import { dataSourceOptions, POOL_SIZE } from './data-source-options';
+import { EmbeddedDatabase } from './embedded-database';
+
+/**
+ * Owns the connection: DATABASE_URL when set, otherwise the embedded PGlite,
+ * which lives exactly as long as the data source that uses it.
+ */
+class EmbeddedAwareDataSource extends DataSource {
+  embedded?: EmbeddedDatabase;
+
+  override async destroy(): Promise<void> {
+    try {
+      if (this.isInitialized) await super.destroy();
+    } finally {
+      await this.embedded?.stop();
+    }
+  }
+}
+
+@Module({
+  imports: [
+    TypeOrmModule.forRootAsync({
+      inject: [databaseConfig.KEY],
+      useFactory: (cfg: DatabaseConfig) => dataSourceOptions(cfg.url ?? 'embedded'),
+      dataSourceFactory: async (options) => {
+        const dbCfg = databaseConfig();
+        let embedded: EmbeddedDatabase | undefined;
+        if (!dbCfg.url) {
+          embedded = await EmbeddedDatabase.start(dbCfg.dataDir, POOL_SIZE * 4);
+          options = { ...options!, url: embedded.url } as typeof options;
+        }
+        const dataSource = new EmbeddedAwareDataSource(options!);
+        dataSource.embedded = embedded;
+        try {
+          return await dataSource.initialize();
+        } catch (error) {
+          await embedded?.stop();
+          throw error;
+        }
+      },
+    }),
+  ],
+})
+export class DatabaseModule {}

@@ -1,0 +1,32 @@
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import { Device } from './device.entity';
+
+export const DEVICE_EVENT_TYPES = ['registered', 'renamed', 'secret_rotated', 'revoked'] as const;
+export type DeviceEventType = (typeof DEVICE_EVENT_TYPES)[number];
+
+/** The audit trail of one device; `seq` orders it and pages it. */
+@Entity('device_events')
+@Index('ix_device_events_device_seq', ['deviceId', 'seq'])
+export class DeviceEvent {
+  @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' })
+  seq: string;
+
+  @Column({ type: 'uuid', unique: true, default: () => 'gen_random_uuid()' })
+  id: string;
+
+  @Column({ name: 'device_id', type: 'uuid' })
+  deviceId: string;
+
+  @ManyToOne(() => Device, { onDelete: 'CASCADE', nullable: false })
+  @JoinColumn({ name: 'device_id' })
+  device?: Device;
+
+  @Column({ type: 'varchar', length: 32 })
+  type: DeviceEventType;
+
+  @Column({ type: 'timestamptz', default: () => "date_trunc('milliseconds', clock_timestamp())" })
+  at: Date;
+
+  @Column({ type: 'jsonb', default: () => "'{}'::jsonb" })
+  details: Record<string, unknown>;
+}

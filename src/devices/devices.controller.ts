@@ -1,0 +1,182 @@
+import {
+  applyDecorators,
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  HttpStatus,
+  Patch,
+  Post,
+  Query,
+  Res,
+  UseGuards,
+} from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiHeader,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { AuthUser, CurrentUser } from '../auth/current-user.decorator';
+import { ApiErrors } from '../common/api-docs';
+import { PageQueryDto } from '../common/pagination';
+import { DeviceOwnershipGuard, OwnedDevice } from './device-ownership.guard';
+import type { Device } from './device.entity';
+import { toDeviceDto } from './device.mapper';
+import { DevicesService } from './devices.service';
+import {
+  CreateDeviceDto,
+  ListDevicesQueryDto,
+  RenameDeviceDto,
+  RotateSecretDto,
+} from './dto/device-requests.dto';
+import {
+  DeviceDto,
+  DeviceEventListDto,
+  DeviceListDto,
+  DeviceWithSecretDto,
+  RotatedDeviceDto,
+} from './dto/device-responses.dto';
+
+/** A /devices/{id} route: the caller must own the device. */
+function OwnedDeviceRoute() {
+  return applyDecorators(
+    UseGuards(DeviceOwnershipGuard),
+    ApiParam({ name: 'id', format: 'uuid', description: 'Device id' }),
+    ApiErrors(
+      [400, '`validation_failed`: the id is not a UUID, or the body is invalid'],
+      401,
+      [403, '`forbidden`: the device belongs to another user'],
+      [404, '`device_not_found`'],
+      429,
+    ),
+  );
+}
+
+const NO_STORE = { 'Cache-Control': 'no-store' };
+const noStoreHeader = ApiHeader({
+  name: 'Cache-Control',
+  description: 'no-store',
+  required: false,
+});
+
+@ApiTags('devices')
+@ApiBearerAuth()
+@Controller('devices')
+export class DevicesController {
+  constructor(private readonly devices: DevicesService) {}
+
+  @Post()
+  @ApiOperation({
+    summary: 'Register a device',
+    description:
+      'Returns the device and its secret, with `Location: /api/v1/devices/{id}` and `Cache-Control: no-store`. ' +
+      'The secret is shown here once and never again.',
+  })
+  @ApiCreatedResponse({
+    type: DeviceWithSecretDto,
+    headers: { Location: { description: '/api/v1/devices/{id}' } },
+  })
+  @ApiErrors(
+    400,
+    401,
+    [409, '`device_name_taken`, or `device_limit_reached` (MAX_DEVICES_PER_USER active devices)'],
+    413,
+    429,
+  )
+  async register(
+    @CurrentUser() user: AuthUser,
+    @Body() body: CreateDeviceDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<DeviceWithSecretDto> {
+    const created = await this.devices.register(user.id, body.name);
+    reply.headers({ ...NO_STORE, Location: `/api/v1/devices/${created.id}` });
+    return created;
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List your devices, newest first' })
+  @ApiOkResponse({ type: DeviceListDto })
+  @ApiErrors(400, 401, 429)
+  list(@CurrentUser() user: AuthUser, @Query() query: ListDevicesQueryDto): Promise<DeviceListDto> {
+    return this.devices.list(user.id, query);
+  }
+
+  @Get(':id')
+  @OwnedDeviceRoute()
+  @ApiOperation({ summary: 'One of your devices' })
+  @ApiOkResponse({ type: DeviceDto })
+  get(@OwnedDevice() device: Device): DeviceDto {
+    return toDeviceDto(device);
+  }
+
+  @Patch(':id')
+  @OwnedDeviceRoute()
+  @ApiOperation({
+    summary: 'Rename a device',
+    description: 'Renaming to the current name changes nothing.',
+  })
+  @ApiOkResponse({ type: DeviceDto })
+  @ApiErrors([409, '`device_name_taken`, or `device_revoked`'], 413)
+  rename(@OwnedDevice() device: Device, @Body() body: RenameDeviceDto): Promise<DeviceDto> {
+    return this.devices.rename(device, body.name);
+  }
+
+  @Post(':id/revoke')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @OwnedDeviceRoute()
+  @ApiOperation({
+    summary: 'Revoke a device',
+    description:
+      "Destroys the device's secrets; its next signed request fails. Idempotent: revokedAt keeps its first value.",
+  })
+  @ApiNoContentResponse()
+  async revoke(@OwnedDevice() device: Device): Promise<void> {
+    await this.devices.revoke(device);
+  }
+
+  @Post(':id/rotate-secret')
+  @HttpCode(HttpStatus.OK)
+  @OwnedDeviceRoute()
+  @ApiOperation({
+    summary: 'Issue a new secret',
+    description:
+      'The new secret is shown once (`Cache-Control: no-store`). With `graceSeconds` > 0 the previous secret keeps ' +
+      'working until `previousSecretExpiresAt`; only one previous secret is kept.',
+  })
+  @ApiOkResponse({ type: RotatedDeviceDto })
+  @noStoreHeader
+  @ApiErrors([409, '`device_revoked`'], 413)
+  async rotateSecret(
+    @OwnedDevice() device: Device,
+    @Body() body: RotateSecretDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<RotatedDeviceDto> {
+    const rotated = await this.devices.rotateSecret(device, body.graceSeconds ?? 0);
+    reply.headers(NO_STORE);
+    return rotated;
+  }
+
+  @Delete(':id')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @OwnedDeviceRoute()
+  @ApiOperation({ summary: 'Delete a device with its secrets and events' })
+  @ApiNoContentResponse()
+  async delete(@OwnedDevice() device: Device): Promise<void> {
+    await this.devices.delete(device);
+  }
+
+  @Get(':id/events')
+  @OwnedDeviceRoute()
+  @ApiOperation({ summary: "The device's audit trail, newest first" })
+  @ApiOkResponse({ type: DeviceEventListDto })
+  events(@OwnedDevice() device: Device, @Query() query: PageQueryDto): Promise<DeviceEventListDto> {
+    return this.devices.events(device, query);
+  }
+}

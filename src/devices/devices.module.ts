@@ -1,0 +1,28 @@
+import { Module } from '@nestjs/common';
+import { devicesConfig, DevicesConfig } from '../config/configuration';
+import { DeviceOwnershipGuard } from './device-ownership.guard';
+import { DevicesController } from './devices.controller';
+import { DevicesRepository } from './devices.repository';
+import { DevicesService } from './devices.service';
+import { SecretSealer } from './secret-sealer';
+
+/**
+ * The owner side of devices: registration, listing, renaming, revocation,
+ * secret rotation, deletion and the audit trail, behind the ownership guard.
+ * Exports the repository and the sealer for device authentication.
+ */
+@Module({
+  controllers: [DevicesController],
+  providers: [
+    DevicesService,
+    DevicesRepository,
+    DeviceOwnershipGuard,
+    {
+      provide: SecretSealer,
+      inject: [devicesConfig.KEY],
+      useFactory: (cfg: DevicesConfig) => new SecretSealer(cfg.kek, cfg.kekPrevious),
+    },
+  ],
+  exports: [DevicesRepository, SecretSealer],
+})
+export class DevicesModule {}

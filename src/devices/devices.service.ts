@@ -1,0 +1,162 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { conflict, deviceNotFound, unauthorized } from '../common/api-error';
+import { ErrorCode } from '../common/error-codes';
+import { decodeCursor, PageQueryDto, toPage } from '../common/pagination';
+import { devicesConfig, DevicesConfig } from '../config/configuration';
+import { pgError } from '../database/query-rows';
+import { MetricsService } from '../observability/metrics.service';
+import { generateDeviceSecret } from './device-secret';
+import { toDeviceDto } from './device.mapper';
+import type { Device } from './device.entity';
+import { DevicesRepository } from './devices.repository';
+import { ListDevicesQueryDto } from './dto/device-requests.dto';
+import type {
+  DeviceDto,
+  DeviceEventListDto,
+  DeviceListDto,
+  DeviceWithSecretDto,
+  RotatedDeviceDto,
+} from './dto/device-responses.dto';
+import { SecretSealer } from './secret-sealer';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const isDeviceCursor = (k: unknown[]): k is [string, string] =>
+  k.length === 2 &&
+  typeof k[0] === 'string' &&
+  !Number.isNaN(Date.parse(k[0])) &&
+  typeof k[1] === 'string' &&
+  UUID.test(k[1]);
+const isEventCursor = (k: unknown[]): k is [string] =>
+  k.length === 1 && typeof k[0] === 'string' && /^\d{1,18}$/.test(k[0]);
+
+/**
+ * The rules of the owner side: quotas, unique names, the secret lifecycle
+ * and the audit trail. Every change is one transaction; the invariants
+ * themselves are held by the database (row lock per owner, partial unique index).
+ */
+@Injectable()
+export class DevicesService {
+  constructor(
+    private readonly devices: DevicesRepository,
+    private readonly sealer: SecretSealer,
+    private readonly metrics: MetricsService,
+    @Inject(devicesConfig.KEY) private readonly cfg: DevicesConfig,
+  ) {}
+
+  async register(userId: string, name: string): Promise<DeviceWithSecretDto> {
+    const id = randomUUID();
+    const secret = generateDeviceSecret(this.cfg.secretBytes);
+    const sealed = this.sealer.seal(secret, id);
+    const device = await this.uniqueName(() =>
+      this.devices.transaction(async (tx) => {
+        // The owner's row lock serialises concurrent registrations, so the
+        // count below cannot be raced past the quota.
+        if (!(await tx.lockOwner(userId)))
+          throw unauthorized(ErrorCode.Unauthorized, 'User no longer exists');
+        if ((await tx.countActive(userId)) >= this.cfg.maxDevicesPerUser) {
+          throw conflict(
+            ErrorCode.DeviceLimitReached,
+            `At most ${this.cfg.maxDevicesPerUser} active devices per user; revoke or delete one first`,
+          );
+        }
+        const created = await tx.insert({ id, userId, name });
+        await tx.insertSecret(id, sealed);
+        await tx.insertEvent(id, 'registered', { name });
+        return created;
+      }),
+    );
+    this.metrics.devicesRegistered.inc();
+    return { ...toDeviceDto(device), secret };
+  }
+
+  async list(
+    userId: string,
+    { status, cursor, limit }: ListDevicesQueryDto,
+  ): Promise<DeviceListDto> {
+    const after = cursor ? decodeCursor<[string, string]>(cursor, isDeviceCursor) : undefined;
+    const rows = await this.devices.listOwned(userId, { status, after, limit: limit + 1 });
+    return toPage(rows, limit, toDeviceDto, (d) => [d.createdAt.toISOString(), d.id]);
+  }
+
+  async rename(device: Device, name: string): Promise<DeviceDto> {
+    const renamed = await this.uniqueName(() =>
+      this.devices.transaction(async (tx) => {
+        const current = await this.lockActive(tx, device.id);
+        if (current.name === name) return current;
+        const updated = await tx.rename(device.id, name);
+        await tx.insertEvent(device.id, 'renamed', { from: current.name, to: name });
+        return updated;
+      }),
+    );
+    return toDeviceDto(renamed);
+  }
+
+  /** Idempotent: a second revoke changes nothing and keeps the first revokedAt. */
+  async revoke(device: Device): Promise<void> {
+    const revoked = await this.devices.transaction(async (tx) => {
+      const updated = await tx.revoke(device.id);
+      if (!updated) return false;
+      await tx.deleteAllSecrets(device.id);
+      await tx.insertEvent(device.id, 'revoked');
+      return true;
+    });
+    if (revoked) this.metrics.devicesRevoked.inc();
+  }
+
+  async rotateSecret(device: Device, graceSeconds: number): Promise<RotatedDeviceDto> {
+    const secret = generateDeviceSecret(this.cfg.secretBytes);
+    const sealed = this.sealer.seal(secret, device.id);
+    const { updated, previousSecretExpiresAt } = await this.devices.transaction(async (tx) => {
+      await this.lockActive(tx, device.id);
+      const expiresAt = await tx.retireCurrentSecret(device.id, graceSeconds);
+      await tx.insertSecret(device.id, sealed);
+      await tx.insertEvent(device.id, 'secret_rotated', { graceSeconds });
+      return { updated: await tx.touch(device.id), previousSecretExpiresAt: expiresAt };
+    });
+    return {
+      ...toDeviceDto(updated),
+      secret,
+      previousSecretExpiresAt: previousSecretExpiresAt?.toISOString() ?? null,
+    };
+  }
+
+  async delete(device: Device): Promise<void> {
+    await this.devices.delete(device.id);
+  }
+
+  async events(device: Device, { cursor, limit }: PageQueryDto): Promise<DeviceEventListDto> {
+    const after = cursor ? decodeCursor<[string]>(cursor, isEventCursor)[0] : undefined;
+    const rows = await this.devices.listEvents(device.id, { afterSeq: after, limit: limit + 1 });
+    return toPage(
+      rows,
+      limit,
+      (e) => ({ id: e.id, type: e.type, at: e.at.toISOString(), details: e.details }),
+      (e) => [e.seq],
+    );
+  }
+
+  /** Locks the device row; a device deleted meanwhile is 404, a revoked one 409. */
+  private async lockActive(tx: DevicesRepository, id: string): Promise<Device> {
+    const current = await tx.findByIdForUpdate(id);
+    if (!current) throw deviceNotFound();
+    if (current.revokedAt) throw conflict(ErrorCode.DeviceRevoked, 'The device is revoked');
+    return current;
+  }
+
+  /** The partial unique index decides name clashes, also between concurrent requests. */
+  private async uniqueName<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      const pg = pgError(error);
+      if (pg?.code === '23505' && pg.constraint === 'uq_devices_user_active_name') {
+        throw conflict(
+          ErrorCode.DeviceNameTaken,
+          'You already have an active device with this name',
+        );
+      }
+      throw error;
+    }
+  }
+}

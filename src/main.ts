@@ -1,0 +1,22 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { AppModule } from './app.module';
+import { configureApp, createAdapter } from './app.setup';
+import { appConfig } from './config/configuration';
+
+async function bootstrap(): Promise<void> {
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule, createAdapter(), {
+    rawBody: true,
+    bufferLogs: true,
+  });
+  configureApp(app);
+  app.enableShutdownHooks();
+  await app.listen(appConfig().port, '0.0.0.0');
+}
+
+bootstrap().catch((error: unknown) => {
+  // The logger may not exist yet; a configuration error names its variable.
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
