@@ -1,0 +1,120 @@
+import { Test } from '@nestjs/testing';
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { AppModule } from '../src/app.module';
+import { configureApp, createAdapter } from '../src/app.setup';
+import { LOG_DESTINATION } from '../src/observability/logging';
+
+/** The PostgreSQL server the suites create their databases on; unset: PGlite. */
+const SERVER_URL = process.env.DATABASE_URL;
+delete process.env.DATABASE_URL;
+
+export const TEST_KEK = randomBytes(32).toString('base64');
+const BASE_ENV: Record<string, string> = {
+  NODE_ENV: 'test',
+  JWT_SECRET: randomBytes(32).toString('hex'),
+  DEVICE_SECRET_KEK: TEST_KEK,
+  LOG_LEVEL: 'info',
+  TRUST_PROXY: 'true',
+};
+
+export interface TestApp {
+  app: NestFastifyApplication;
+  /** For supertest: `request(t.server)`. */
+  server: ReturnType<NestFastifyApplication['getHttpServer']>;
+  dataSource: DataSource;
+  /** A URL of this app's database that another instance can use. */
+  databaseUrl: string;
+  /** Every log line the app wrote. */
+  logs: string[];
+  close(): Promise<void>;
+}
+
+export interface TestAppOptions {
+  /** Join an existing database (a second instance) instead of creating one. */
+  databaseUrl?: string;
+  env?: Record<string, string | undefined>;
+}
+
+async function admin<T>(work: (c: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: SERVER_URL });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A fresh database on SERVER_URL; dropped by `close()`. */
+async function createDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `dr_test_${randomBytes(6).toString('hex')}`;
+  await admin((c) => c.query(`CREATE DATABASE ${name}`));
+  const url = new URL(SERVER_URL!);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: () =>
+      admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+  };
+}
+
+/**
+ * Boots the whole AppModule on the real HTTP stack (Fastify) against a real
+ * database: a fresh PostgreSQL database when DATABASE_URL is set, else an
+ * embedded PGlite in a temporary DATA_DIR.
+ */
+export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'dr-test-'));
+  let dropDatabase: (() => Promise<void>) | undefined;
+  let databaseUrl = options.databaseUrl;
+  if (!databaseUrl && SERVER_URL) {
+    const db = await createDatabase();
+    databaseUrl = db.url;
+    dropDatabase = db.drop;
+  }
+
+  const env = { ...BASE_ENV, DATA_DIR: dataDir, DATABASE_URL: databaseUrl, ...options.env };
+  const saved = { ...process.env };
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  const logs: string[] = [];
+  try {
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule] })
+      .overrideProvider(LOG_DESTINATION)
+      .useValue({ write: (line: string) => void logs.push(line) })
+      .compile();
+    const app = moduleRef.createNestApplication<NestFastifyApplication>(createAdapter(), {
+      rawBody: true,
+      bufferLogs: true,
+    });
+    configureApp(app);
+    await app.init();
+    await app.getHttpAdapter().getInstance().ready();
+    const dataSource = app.get(DataSource);
+    return {
+      app,
+      server: app.getHttpServer(),
+      dataSource,
+      databaseUrl: (dataSource.options as { url: string }).url,
+      logs,
+      close: async () => {
+        await app.close();
+        await dropDatabase?.();
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await dropDatabase?.();
+    throw error;
+  } finally {
+    process.env = saved;
+  }
+}
