@@ -4,6 +4,7 @@ import { AuthModule } from './auth/auth.module';
 import { CommonModule } from './common/common.module';
 import { allConfig } from './config/configuration';
 import { DatabaseModule } from './database/database.module';
+import { DeviceAuthModule } from './device-auth/device-auth.module';
 import { DevicesModule } from './devices/devices.module';
 import { ObservabilityModule } from './observability/observability.module';
 
@@ -15,6 +16,7 @@ import { ObservabilityModule } from './observability/observability.module';
     DatabaseModule,
     AuthModule,
     DevicesModule,
+    DeviceAuthModule,
   ],
 })
 export class AppModule {}

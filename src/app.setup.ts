@@ -3,26 +3,37 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { badRequest } from './common/api-error';
+import { registerBodyParsers } from './common/body-parsers';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { ErrorCode } from './common/error-codes';
 import { appConfig } from './config/configuration';
+import {
+  DEVICE_SIGNATURE_DESCRIPTION,
+  DEVICE_SIGNATURE_SCHEME,
+} from './device-auth/device-auth.decorator';
 import { MetricsService } from './observability/metrics.service';
 
 export const API_PREFIX = 'api/v1';
 export const OWNER_BODY_LIMIT = 16 * 1024;
 export const DEVICE_BODY_LIMIT = 4 * 1024;
 const DEVICE_ROUTES = `/${API_PREFIX}/device/`;
+const isDeviceRoute = (url: string) => url.startsWith(DEVICE_ROUTES);
+
+/** Options of NestFactory.create / createNestApplication: our own body parsers replace Nest's. */
+export const APP_OPTIONS = { bodyParser: false, bufferLogs: true } as const;
 
 /**
  * The Fastify adapter, shared by main.ts and the e2e suites so both run the
- * same HTTP stack. Bodies are limited to 16 KiB, 4 KiB on device routes.
+ * same HTTP stack. Bodies are JSON, limited to 16 KiB (4 KiB on device routes).
  */
 export function createAdapter(): FastifyAdapter {
   const cfg = appConfig();
   const adapter = new FastifyAdapter({ bodyLimit: OWNER_BODY_LIMIT, trustProxy: cfg.trustProxy });
-  adapter.getInstance().addHook('onRoute', (route) => {
-    if (route.url.startsWith(DEVICE_ROUTES)) route.bodyLimit = DEVICE_BODY_LIMIT;
+  const fastify = adapter.getInstance();
+  fastify.addHook('onRoute', (route) => {
+    if (isDeviceRoute(route.url)) route.bodyLimit = DEVICE_BODY_LIMIT;
   });
+  registerBodyParsers(fastify, isDeviceRoute);
   return adapter;
 }
 
@@ -87,5 +98,14 @@ function openApiConfig() {
     )
     .setVersion('1.0.0')
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+    .addApiKey(
+      {
+        type: 'apiKey',
+        in: 'header',
+        name: 'X-Signature',
+        description: DEVICE_SIGNATURE_DESCRIPTION,
+      },
+      DEVICE_SIGNATURE_SCHEME,
+    )
     .build();
 }

@@ -2,14 +2,15 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module';
-import { configureApp, createAdapter } from './app.setup';
+import { APP_OPTIONS, configureApp, createAdapter } from './app.setup';
 import { appConfig } from './config/configuration';
 
 async function bootstrap(): Promise<void> {
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule, createAdapter(), {
-    rawBody: true,
-    bufferLogs: true,
-  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule,
+    createAdapter(),
+    APP_OPTIONS,
+  );
   configureApp(app);
   app.enableShutdownHooks();
   await app.listen(appConfig().port, '0.0.0.0');

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../src/app.module';
-import { configureApp, createAdapter } from '../src/app.setup';
+import { APP_OPTIONS, configureApp, createAdapter } from '../src/app.setup';
 import { LOG_DESTINATION } from '../src/observability/logging';
 
 /** The PostgreSQL server the suites create their databases on; unset: PGlite. */
@@ -91,10 +91,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       .overrideProvider(LOG_DESTINATION)
       .useValue({ write: (line: string) => void logs.push(line) })
       .compile();
-    const app = moduleRef.createNestApplication<NestFastifyApplication>(createAdapter(), {
-      rawBody: true,
-      bufferLogs: true,
-    });
+    const app = moduleRef.createNestApplication<NestFastifyApplication>(createAdapter(), APP_OPTIONS);
     configureApp(app);
     await app.init();
     await app.getHttpAdapter().getInstance().ready();

@@ -5,6 +5,7 @@ import { DevicesController } from './devices.controller';
 import { DevicesRepository } from './devices.repository';
 import { DevicesService } from './devices.service';
 import { SecretSealer } from './secret-sealer';
+import { SecretsResealService } from './secrets-reseal.service';
 
 /**
  * The owner side of devices: registration, listing, renaming, revocation,
@@ -17,12 +18,13 @@ import { SecretSealer } from './secret-sealer';
     DevicesService,
     DevicesRepository,
     DeviceOwnershipGuard,
+    SecretsResealService,
     {
       provide: SecretSealer,
       inject: [devicesConfig.KEY],
       useFactory: (cfg: DevicesConfig) => new SecretSealer(cfg.kek, cfg.kekPrevious),
     },
   ],
-  exports: [DevicesRepository, SecretSealer],
+  exports: [DevicesRepository, SecretSealer, SecretsResealService],
 })
 export class DevicesModule {}

@@ -1,0 +1,47 @@
+import { Inject, Module, OnModuleDestroy } from '@nestjs/common';
+import { getEntityManagerToken } from '@nestjs/typeorm';
+import type Redis from 'ioredis';
+import type { EntityManager } from 'typeorm';
+import { REDIS } from '../common/redis';
+import { DevicesModule } from '../devices/devices.module';
+import { DeviceCredentialsRepository } from './device-credentials.repository';
+import { DeviceSignatureGuard } from './device-signature.guard';
+import { DeviceController } from './device.controller';
+import { LastSeenRecorder } from './last-seen.recorder';
+import { NonceStore, PostgresNonceStore, RedisNonceStore } from './nonce-store';
+
+/**
+ * Device authentication by HMAC-signed requests: the guard, the nonce store
+ * (Redis when REDIS_URL is set, else PostgreSQL), lastSeenAt recording and
+ * the device routes. Import this module and put @DeviceAuth() on a route to
+ * protect it with device signatures.
+ */
+@Module({
+  imports: [DevicesModule],
+  controllers: [DeviceController],
+  providers: [
+    DeviceCredentialsRepository,
+    DeviceSignatureGuard,
+    LastSeenRecorder,
+    {
+      provide: NonceStore,
+      inject: [REDIS, getEntityManagerToken()],
+      useFactory: (redis: Redis | null, em: EntityManager) =>
+        redis ? new RedisNonceStore(redis) : new PostgresNonceStore(em),
+    },
+  ],
+  exports: [
+    DeviceSignatureGuard,
+    DeviceCredentialsRepository,
+    LastSeenRecorder,
+    NonceStore,
+    DevicesModule,
+  ],
+})
+export class DeviceAuthModule implements OnModuleDestroy {
+  constructor(@Inject(NonceStore) private readonly nonces: NonceStore) {}
+
+  onModuleDestroy(): void {
+    this.nonces.close();
+  }
+}

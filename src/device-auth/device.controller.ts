@@ -1,0 +1,53 @@
+import { Body, Controller, Get, HttpCode, HttpStatus, Post } from '@nestjs/common';
+import {
+  ApiBody,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProperty,
+  ApiTags,
+} from '@nestjs/swagger';
+import { badRequest } from '../common/api-error';
+import { ErrorCode } from '../common/error-codes';
+import { toDeviceDto } from '../devices/device.mapper';
+import { DeviceDto } from '../devices/dto/device-responses.dto';
+import { AuthenticatedDevice, CurrentDevice } from './current-device.decorator';
+import { DeviceAuth } from './device-auth.decorator';
+
+export class DeviceSelfDto extends DeviceDto {
+  @ApiProperty({ format: 'uuid', description: 'The owner of the device' })
+  ownerId: string;
+}
+
+/** Routes that devices call, signed with their secret. */
+@ApiTags('device')
+@Controller('device')
+export class DeviceController {
+  @Get('me')
+  @DeviceAuth()
+  @ApiOperation({ summary: 'The calling device' })
+  @ApiOkResponse({ type: DeviceSelfDto })
+  me(@CurrentDevice() device: AuthenticatedDevice): DeviceSelfDto {
+    return { ...toDeviceDto(device), ownerId: device.userId };
+  }
+
+  @Post('heartbeat')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @DeviceAuth()
+  @ApiOperation({
+    summary: 'Tell the registry the device is alive',
+    description:
+      'Optional free-form JSON object of at most 4 KiB; updates lastSeenAt like every signed request.',
+  })
+  @ApiBody({
+    required: false,
+    schema: { type: 'object', additionalProperties: true, example: { equity: 10250.5 } },
+  })
+  @ApiNoContentResponse()
+  heartbeat(@Body() body: unknown): void {
+    // Free-form: no field is required or rejected, but it must be an object.
+    if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) {
+      throw badRequest(ErrorCode.ValidationFailed, 'body must be a JSON object');
+    }
+  }
+}
