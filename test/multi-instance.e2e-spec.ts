@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import request from 'supertest';
+import { createTestApp, TestApp } from './app';
+import { createDevice, TestDevice } from './factories/devices';
+import { signedRequest } from './factories/signed';
+import { registerUser, TestUser } from './factories/users';
+
+/**
+ * Two instances of the service on one database: replay protection and
+ * revocation hold across them, with the nonces in PostgreSQL and in Redis.
+ */
+describe.each([
+  ['PostgreSQL', undefined],
+  ['Redis', 'redis://127.0.0.1:6379'],
+])('two instances, nonces in %s', (_, redisUrl) => {
+  let a: TestApp;
+  let b: TestApp;
+  let owner: TestUser;
+  let device: TestDevice;
+
+  beforeAll(async () => {
+    a = await createTestApp({ env: { REDIS_URL: redisUrl } });
+    b = await createTestApp({ databaseUrl: a.databaseUrl, env: { REDIS_URL: redisUrl } });
+    owner = await registerUser(a);
+    device = await createDevice(a, owner);
+  });
+  afterAll(async () => {
+    await b?.close();
+    await a?.close();
+  });
+
+  it('authenticates a device on both instances', async () => {
+    await signedRequest(a, device).expect(200);
+    await signedRequest(b, device).expect(200);
+  });
+
+  it('refuses on B a nonce used on A', async () => {
+    const nonce = `multi-${randomUUID()}`;
+    await signedRequest(a, device, { nonce }).expect(200);
+    const res = await signedRequest(b, device, { nonce }).expect(401);
+    expect(res.body.code).toBe('nonce_replayed');
+  });
+
+  it('lets one nonce sent to both at once pass exactly once', async () => {
+    for (let round = 0; round < 5; round++) {
+      const nonce = `both-${randomUUID()}`;
+      const results = await Promise.all([
+        signedRequest(a, device, { nonce }),
+        signedRequest(b, device, { nonce }),
+        signedRequest(a, device, { nonce }),
+        signedRequest(b, device, { nonce }),
+      ]);
+      expect(results.map((r) => r.status).sort()).toEqual([200, 401, 401, 401]);
+    }
+  });
+
+  it('refuses on B the next request of a device revoked on A', async () => {
+    const d = await createDevice(a, owner);
+    await signedRequest(b, d).expect(200);
+    await request(a.server).post(`/api/v1/devices/${d.id}/revoke`).set(owner.auth).expect(204);
+    const res = await signedRequest(b, d).expect(401);
+    expect(res.body.code).toBe('invalid_signature');
+  });
+
+  it('refuses on B the old secret right after a rotation on A', async () => {
+    const d = await createDevice(a, owner);
+    const rotated = await request(a.server)
+      .post(`/api/v1/devices/${d.id}/rotate-secret`)
+      .set(owner.auth)
+      .expect(200);
+    await signedRequest(b, d).expect(401);
+    await signedRequest(b, { id: d.id, secret: rotated.body.secret }).expect(200);
+  });
+
+  it('shares the failed-request limit across instances only through Redis', async () => {
+    const d = await createDevice(a, owner);
+    for (let i = 0; i < 25; i++) await signedRequest(a, d, { secret: 'dvs_wrong' }).expect(401);
+    for (let i = 0; i < 25; i++) await signedRequest(b, d, { secret: 'dvs_wrong' }).expect(401);
+    const next = await signedRequest(b, d);
+    expect(next.status).toBe(redisUrl ? 429 : 200);
+  });
+});
