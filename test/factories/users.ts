@@ -2,12 +2,13 @@ import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import type { TestApp } from '../app';
 
-let counter = 0;
-
-/** A distinct client address per call (the suites run with TRUST_PROXY), so per-IP limits stay out of the way. */
+/**
+ * A random client address per call (the suites run with TRUST_PROXY), so
+ * per-IP limits stay out of the way, also across runs sharing one Redis.
+ */
 export function clientIp(): string {
-  counter++;
-  return `203.0.${(counter >> 8) & 255}.${counter & 255}`;
+  const hex = randomBytes(8).toString('hex').match(/.{4}/g)!;
+  return `2001:db8::${hex.join(':')}`;
 }
 
 export interface TestUser {
@@ -25,6 +26,15 @@ export function newCredentials() {
   };
 }
 
+/** POST /auth/login from a fresh client address (or `ip`). */
+export function login(
+  t: TestApp,
+  credentials: { email: unknown; password: unknown },
+  ip = clientIp(),
+) {
+  return request(t.server).post('/api/v1/auth/login').set('X-Forwarded-For', ip).send(credentials);
+}
+
 export async function registerUser(t: TestApp): Promise<TestUser> {
   const credentials = newCredentials();
   const registered = await request(t.server)
@@ -32,12 +42,8 @@ export async function registerUser(t: TestApp): Promise<TestUser> {
     .set('X-Forwarded-For', clientIp())
     .send(credentials)
     .expect(201);
-  const login = await request(t.server)
-    .post('/api/v1/auth/login')
-    .set('X-Forwarded-For', clientIp())
-    .send(credentials)
-    .expect(200);
-  const token = login.body.accessToken as string;
+  const res = await login(t, credentials).expect(200);
+  const token = res.body.accessToken as string;
   return {
     id: registered.body.id,
     ...credentials,

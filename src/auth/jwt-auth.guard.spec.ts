@@ -1,0 +1,177 @@
+import type { ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { randomUUID } from 'node:crypto';
+import { ApiError } from '../common/api-error';
+import { MemoryRateLimitStore } from '../common/rate-limit.store';
+import type { AuthUser } from './current-user.decorator';
+import { JwtAuthGuard, OWNER_REQUESTS_PER_MINUTE } from './jwt-auth.guard';
+import { Public } from './public.decorator';
+
+class OwnerController {
+  list(): void {}
+}
+
+class HealthController {
+  @Public()
+  live(): void {}
+}
+
+@Public()
+class DocsController {
+  json(): void {}
+}
+
+interface FakeRequest {
+  headers: Record<string, string>;
+  user?: AuthUser;
+}
+
+function contextFor(
+  controller: new () => object,
+  handler: string,
+  req: FakeRequest = { headers: {} },
+): ExecutionContext {
+  return {
+    getClass: () => controller,
+    getHandler: () => (controller.prototype as Record<string, unknown>)[handler],
+    switchToHttp: () => ({ getRequest: () => req, getResponse: () => ({}) }),
+  } as unknown as ExecutionContext;
+}
+
+const userFor = (id = randomUUID()): AuthUser => ({
+  id,
+  email: `${id}@example.com`,
+  createdAt: new Date(),
+});
+
+// The passport half of the guard (AuthGuard('jwt')) is the parent's canActivate.
+const passportCanActivate = () =>
+  jest.spyOn(
+    Object.getPrototypeOf(JwtAuthGuard.prototype) as { canActivate: JwtAuthGuard['canActivate'] },
+    'canActivate',
+  );
+
+describe('JwtAuthGuard', () => {
+  let limits: MemoryRateLimitStore;
+  let guard: JwtAuthGuard;
+
+  beforeEach(() => {
+    limits = new MemoryRateLimitStore();
+    guard = new JwtAuthGuard(new Reflector(), limits);
+  });
+
+  afterEach(async () => {
+    jest.restoreAllMocks();
+    await limits.close();
+  });
+
+  describe('@Public()', () => {
+    it('lets a public handler through without a token and without passport', async () => {
+      const passport = passportCanActivate();
+
+      await expect(guard.canActivate(contextFor(HealthController, 'live'))).resolves.toBe(true);
+      expect(passport).not.toHaveBeenCalled();
+    });
+
+    it('lets every handler of a public controller through', async () => {
+      const passport = passportCanActivate();
+
+      await expect(guard.canActivate(contextFor(DocsController, 'json'))).resolves.toBe(true);
+      expect(passport).not.toHaveBeenCalled();
+    });
+
+    it('sends an unmarked route to passport, whose refusal stands', async () => {
+      const passport = passportCanActivate().mockImplementation(() => {
+        throw guard.handleRequest(null, false);
+      });
+
+      await expect(guard.canActivate(contextFor(OwnerController, 'list'))).rejects.toMatchObject({
+        code: 'unauthorized',
+      });
+      expect(passport).toHaveBeenCalledTimes(1);
+    });
+  });
+
+  describe('handleRequest', () => {
+    it.each([
+      ['no user', null, false],
+      ['a null user', null, null],
+      ['an error', new Error('jwt expired'), userFor()],
+      ['an error and no user', new Error('invalid signature'), false],
+    ])('throws 401 unauthorized for %s', (_label, error, user) => {
+      let caught: unknown;
+      try {
+        guard.handleRequest(error, user as AuthUser | false);
+      } catch (e) {
+        caught = e;
+      }
+      expect(caught).toBeInstanceOf(ApiError);
+      expect((caught as ApiError).getStatus()).toBe(401);
+      expect((caught as ApiError).code).toBe('unauthorized');
+      // The passport error's own text is not what the client sees.
+      expect(JSON.stringify((caught as ApiError).getResponse())).not.toMatch(
+        /jwt expired|signature/,
+      );
+    });
+
+    it('returns the user when there is one and no error', () => {
+      const user = userFor();
+      expect(guard.handleRequest(null, user)).toBe(user);
+    });
+  });
+
+  describe('per-user rate limit', () => {
+    function authenticateAs(user: AuthUser) {
+      passportCanActivate().mockImplementation(function (context: ExecutionContext) {
+        context.switchToHttp().getRequest<FakeRequest>().user = user;
+        return Promise.resolve(true);
+      });
+    }
+
+    it(`allows ${OWNER_REQUESTS_PER_MINUTE} requests a minute and answers the next with 429 and Retry-After`, async () => {
+      expect(OWNER_REQUESTS_PER_MINUTE).toBeGreaterThanOrEqual(600);
+      const user = userFor();
+      authenticateAs(user);
+      const ctx = contextFor(OwnerController, 'list');
+
+      for (let i = 1; i <= OWNER_REQUESTS_PER_MINUTE; i++) {
+        await expect(guard.canActivate(ctx)).resolves.toBe(true);
+      }
+      const error = await guard.canActivate(ctx).then(
+        () => undefined,
+        (e: unknown) => e as ApiError,
+      );
+
+      expect(error).toBeInstanceOf(ApiError);
+      expect(error!.getStatus()).toBe(429);
+      expect(error!.code).toBe('rate_limited');
+      const retryAfter = Number(error!.headers['Retry-After']);
+      expect(Number.isInteger(retryAfter)).toBe(true);
+      expect(retryAfter).toBeGreaterThanOrEqual(1);
+      expect(retryAfter).toBeLessThanOrEqual(60);
+    });
+
+    it('counts each user separately', async () => {
+      const busy = userFor();
+      const other = userFor();
+      for (let i = 0; i < OWNER_REQUESTS_PER_MINUTE; i++) await limits.hit(`owner:${busy.id}`, 60);
+
+      authenticateAs(other);
+      await expect(guard.canActivate(contextFor(OwnerController, 'list'))).resolves.toBe(true);
+
+      jest.restoreAllMocks();
+      authenticateAs(busy);
+      await expect(guard.canActivate(contextFor(OwnerController, 'list'))).rejects.toMatchObject({
+        code: 'rate_limited',
+      });
+    });
+
+    it('does not count public routes', async () => {
+      const ctx = contextFor(HealthController, 'live', { headers: {}, user: userFor() });
+      const hit = jest.spyOn(limits, 'hit');
+
+      await guard.canActivate(ctx);
+      expect(hit).not.toHaveBeenCalled();
+    });
+  });
+});

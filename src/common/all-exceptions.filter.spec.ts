@@ -1,0 +1,189 @@
+import {
+  BadRequestException,
+  HttpStatus,
+  InternalServerErrorException,
+  Logger,
+  NotFoundException,
+  ServiceUnavailableException,
+} from '@nestjs/common';
+import { ApiError, conflict, tooManyRequests } from './api-error';
+import { toErrorBody } from './all-exceptions.filter';
+import { ErrorCode } from './error-codes';
+
+describe('toErrorBody', () => {
+  let logger: Logger;
+  let logError: jest.Mock;
+
+  beforeEach(() => {
+    logError = jest.fn();
+    logger = { error: logError } as unknown as Logger;
+  });
+
+  it('keeps the code, message and headers of an ApiError', () => {
+    const { body, headers } = toErrorBody(tooManyRequests(29.2), logger);
+
+    expect(body).toEqual({
+      statusCode: 429,
+      error: 'Too Many Requests',
+      message: 'Too many requests, try again later',
+      code: 'rate_limited',
+    });
+    expect(headers).toEqual({ 'Retry-After': '30' });
+    expect(logError).not.toHaveBeenCalled();
+  });
+
+  it('keeps the code of an ApiError whose code differs from the status default', () => {
+    const { body, headers } = toErrorBody(
+      conflict(ErrorCode.DeviceNameTaken, 'A device with this name exists'),
+      logger,
+    );
+
+    expect(body).toEqual({
+      statusCode: 409,
+      error: 'Conflict',
+      message: 'A device with this name exists',
+      code: 'device_name_taken',
+    });
+    expect(headers).toEqual({});
+  });
+
+  it('keeps an array message (validation)', () => {
+    const error = new ApiError(HttpStatus.BAD_REQUEST, ErrorCode.ValidationFailed, [
+      'name must be shorter than or equal to 64 characters',
+      'property x should not exist',
+    ]);
+    expect(toErrorBody(error, logger).body.message).toEqual([
+      'name must be shorter than or equal to 64 characters',
+      'property x should not exist',
+    ]);
+  });
+
+  it("gives a plain Nest NotFoundException the code 'not_found'", () => {
+    const { body, headers } = toErrorBody(new NotFoundException(), logger);
+
+    expect(body).toEqual({
+      statusCode: 404,
+      error: 'Not Found',
+      message: 'Not Found',
+      code: 'not_found',
+    });
+    expect(headers).toEqual({});
+  });
+
+  it("gives a plain BadRequestException (ValidationPipe) 'validation_failed' and keeps its messages", () => {
+    const { body } = toErrorBody(new BadRequestException(['name should not be empty']), logger);
+
+    expect(body).toEqual({
+      statusCode: 400,
+      error: 'Bad Request',
+      message: ['name should not be empty'],
+      code: 'validation_failed',
+    });
+  });
+
+  it('turns a Fastify invalid-JSON error into 400 validation_failed without echoing the body', () => {
+    const fastifyError = {
+      statusCode: 400,
+      code: 'FST_ERR_CTP_INVALID_JSON_BODY',
+      message: `Unexpected token } in JSON at position 30: {"password":"hunter2-secret",}`,
+    };
+    const { body } = toErrorBody(fastifyError, logger);
+
+    expect(body).toMatchObject({
+      statusCode: 400,
+      error: 'Bad Request',
+      code: 'validation_failed',
+    });
+    expect(JSON.stringify(body)).not.toContain('hunter2');
+    expect(logError).not.toHaveBeenCalled();
+  });
+
+  it('turns a Fastify error that is an Error instance into the same 400', () => {
+    const fastifyError = Object.assign(new SyntaxError('Unexpected end of JSON input'), {
+      statusCode: 400,
+      code: 'FST_ERR_CTP_INVALID_JSON_BODY',
+    });
+    expect(toErrorBody(fastifyError, logger).body).toMatchObject({
+      statusCode: 400,
+      code: 'validation_failed',
+    });
+  });
+
+  it('turns a Fastify body-too-large error into 413 payload_too_large', () => {
+    const { body } = toErrorBody(
+      { statusCode: 413, code: 'FST_ERR_CTP_BODY_TOO_LARGE', message: 'Request body is too large' },
+      logger,
+    );
+
+    expect(body).toMatchObject({
+      statusCode: 413,
+      error: 'Payload Too Large',
+      code: 'payload_too_large',
+    });
+  });
+
+  it('does not echo the message of an unknown Fastify client error', () => {
+    const { body } = toErrorBody(
+      { statusCode: 400, code: 'FST_ERR_SOMETHING_NEW', message: 'bad input: {"secret":"dvs_x"}' },
+      logger,
+    );
+
+    expect(body).toMatchObject({ statusCode: 400, code: 'validation_failed' });
+    expect(JSON.stringify(body)).not.toContain('dvs_x');
+  });
+
+  it('answers an arbitrary Error with a bare 500 and logs it instead', () => {
+    const error = new Error('connection to postgres://app:pa55word@db failed');
+    const { body, headers } = toErrorBody(error, logger);
+
+    expect(body).toEqual({
+      statusCode: 500,
+      error: 'Internal Server Error',
+      message: 'Internal server error',
+      code: 'internal_error',
+    });
+    expect(headers).toEqual({});
+    expect(JSON.stringify(body)).not.toContain('pa55word');
+    expect(logError).toHaveBeenCalledTimes(1);
+    expect(String(logError.mock.calls[0][0])).toContain('pa55word');
+  });
+
+  it.each([
+    ['a string', 'boom: secret'],
+    ['undefined', undefined],
+    ['null', null],
+    ['an object with a 500 status', { statusCode: 500, message: 'db secret' }],
+  ])('answers a thrown %s with a bare 500', (_label, thrown) => {
+    const { body } = toErrorBody(thrown, logger);
+
+    expect(body).toEqual({
+      statusCode: 500,
+      error: 'Internal Server Error',
+      message: 'Internal server error',
+      code: 'internal_error',
+    });
+    expect(logError).toHaveBeenCalledTimes(1);
+  });
+
+  it('hides the message of a Nest InternalServerErrorException', () => {
+    const { body } = toErrorBody(
+      new InternalServerErrorException('argon2 hash $argon2id$v=19$...'),
+      logger,
+    );
+
+    expect(body).toEqual({
+      statusCode: 500,
+      error: 'Internal Server Error',
+      message: 'Internal server error',
+      code: 'internal_error',
+    });
+    expect(logError).toHaveBeenCalledTimes(1);
+  });
+
+  it('gives a 503 the service_unavailable code', () => {
+    expect(toErrorBody(new ServiceUnavailableException(), logger).body).toMatchObject({
+      statusCode: 503,
+      code: 'service_unavailable',
+    });
+  });
+});

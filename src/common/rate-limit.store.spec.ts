@@ -1,0 +1,122 @@
+import Redis from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import { MemoryRateLimitStore, RedisRateLimitStore } from './rate-limit.store';
+
+describe('MemoryRateLimitStore', () => {
+  let store: MemoryRateLimitStore;
+
+  beforeEach(() => {
+    jest.useFakeTimers({ now: new Date('2026-11-28T09:00:00.000Z') });
+    store = new MemoryRateLimitStore();
+  });
+
+  afterEach(async () => {
+    await store.close();
+    jest.useRealTimers();
+  });
+
+  it('counts hits within a window and reports the time left in it', async () => {
+    expect(await store.hit('k', 60)).toEqual({ count: 1, retryAfter: 60 });
+    jest.advanceTimersByTime(15_000);
+    expect(await store.hit('k', 60)).toEqual({ count: 2, retryAfter: 45 });
+    expect(await store.hit('k', 60)).toEqual({ count: 3, retryAfter: 45 });
+  });
+
+  it('keeps keys apart', async () => {
+    await store.hit('a', 60);
+    await store.hit('a', 60);
+    expect((await store.hit('b', 60)).count).toBe(1);
+  });
+
+  it('starts a new window once the old one has passed', async () => {
+    // 45 s, so the window does not end on one of the 30 s sweeps.
+    await store.hit('k', 45);
+    await store.hit('k', 45);
+    jest.advanceTimersByTime(44_999);
+    expect((await store.hit('k', 45)).count).toBe(3);
+
+    jest.advanceTimersByTime(1);
+    expect(await store.hit('k', 45)).toEqual({ count: 1, retryAfter: 45 });
+  });
+
+  it('peeks without counting', async () => {
+    expect(await store.peek('k')).toEqual({ count: 0, retryAfter: 0 });
+    await store.hit('k', 60);
+    jest.advanceTimersByTime(10_000);
+
+    expect(await store.peek('k')).toEqual({ count: 1, retryAfter: 50 });
+    expect(await store.peek('k')).toEqual({ count: 1, retryAfter: 50 });
+    expect((await store.hit('k', 60)).count).toBe(2);
+  });
+
+  it('peeks zero once the window has passed', async () => {
+    await store.hit('k', 60);
+    jest.advanceTimersByTime(60_000);
+    expect(await store.peek('k')).toEqual({ count: 0, retryAfter: 0 });
+  });
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('RedisRateLimitStore (real Redis)', () => {
+  const url = process.env.REDIS_TEST_URL ?? 'redis://127.0.0.1:6379';
+  const prefix = `test:rl:${randomUUID()}:`;
+  let redis: Redis;
+  let store: RedisRateLimitStore;
+
+  beforeAll(async () => {
+    redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2 });
+    await redis.connect();
+    store = new RedisRateLimitStore(redis, prefix);
+  });
+
+  afterAll(async () => {
+    await redis.del(...['burst', 'window', 'peeked', 'short'].map((k) => prefix + k));
+    await store.close();
+    await redis.quit();
+  });
+
+  it('counts atomically under 50 concurrent hits', async () => {
+    const results = await Promise.all(Array.from({ length: 50 }, () => store.hit('burst', 60)));
+
+    const counts = results.map((r) => r.count).sort((a, b) => a - b);
+    expect(counts).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    expect(await store.peek('burst')).toMatchObject({ count: 50 });
+  });
+
+  it('reports a retryAfter within the window', async () => {
+    const first = await store.hit('window', 60);
+    await sleep(50);
+    const second = await store.hit('window', 60);
+
+    for (const { retryAfter } of [first, second]) {
+      expect(retryAfter).toBeGreaterThan(0);
+      expect(retryAfter).toBeLessThanOrEqual(60);
+    }
+    // The window started at the first hit and runs down.
+    expect(second.retryAfter).toBeLessThan(first.retryAfter);
+    expect(await redis.pttl(`${prefix}window`)).toBeGreaterThan(0);
+  });
+
+  it('peeks without counting', async () => {
+    expect(await store.peek('peeked')).toEqual({ count: 0, retryAfter: 0 });
+    await store.hit('peeked', 60);
+
+    const peeked = await store.peek('peeked');
+    expect(peeked.count).toBe(1);
+    expect(peeked.retryAfter).toBeGreaterThan(0);
+    expect(peeked.retryAfter).toBeLessThanOrEqual(60);
+    expect((await store.peek('peeked')).count).toBe(1);
+    expect((await store.hit('peeked', 60)).count).toBe(2);
+  });
+
+  it('starts a new window once the old one has expired, and a later hit does not extend it', async () => {
+    expect((await store.hit('short', 0.5)).count).toBe(1);
+    await sleep(300);
+    expect((await store.hit('short', 0.5)).count).toBe(2);
+    await sleep(300);
+
+    // 600 ms after the first hit: its 500 ms window is over.
+    expect((await store.hit('short', 0.5)).count).toBe(1);
+  });
+});
