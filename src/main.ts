@@ -12,7 +12,16 @@ async function bootstrap(): Promise<void> {
     APP_OPTIONS,
   );
   configureApp(app);
-  app.enableShutdownHooks();
+  // On SIGTERM/SIGINT: stop accepting requests, flush lastSeenAt, close the
+  // database (the embedded one included), then exit 0.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      app.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    });
+  }
   await app.listen(appConfig().port, '0.0.0.0');
 }
 

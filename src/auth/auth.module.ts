@@ -23,7 +23,7 @@ import { UsersRepository } from './users.repository';
     JwtModule.registerAsync({
       inject: [authConfig.KEY],
       useFactory: (cfg: AuthConfig) => ({
-        secretOrPrivateKey: createSecretKey(Buffer.from(cfg.jwtSecret)),
+        secret: createSecretKey(Buffer.from(cfg.jwtSecret)),
         signOptions: { algorithm: 'HS256', expiresIn: cfg.jwtExpiresIn },
       }),
     }),

@@ -7,6 +7,7 @@ import {
   ApiProperty,
   ApiTags,
 } from '@nestjs/swagger';
+import { ApiErrors } from '../common/api-docs';
 import { badRequest } from '../common/api-error';
 import { ErrorCode } from '../common/error-codes';
 import { toDeviceDto } from '../devices/device.mapper';
@@ -44,6 +45,13 @@ export class DeviceController {
     schema: { type: 'object', additionalProperties: true, example: { equity: 10250.5 } },
   })
   @ApiNoContentResponse()
+  @ApiErrors(
+    [
+      400,
+      '`validation_failed`: the body is not a JSON object (answered only to an authenticated device)',
+    ],
+    [415, '`unsupported_media_type`: a body that is not application/json'],
+  )
   heartbeat(@Body() body: unknown): void {
     // Free-form: no field is required or rejected, but it must be an object.
     if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) {
