@@ -370,6 +370,17 @@ describe('device authentication (HMAC-SHA256)', () => {
       expect(notObject.body.code).toBe('validation_failed');
     });
 
+    it('accepts a JSON content type with parameters', async () => {
+      await signedRequest(t, device, heartbeat())
+        .set('Content-Type', 'application/json; charset=utf-8')
+        .expect(204);
+    });
+
+    it('refuses a JSON null heartbeat body after authentication', async () => {
+      const res = await signedRequest(t, device, heartbeat('null')).expect(400);
+      expect(res.body.code).toBe('validation_failed');
+    });
+
     it('accepts any JSON object fields in a heartbeat', async () => {
       await signedRequest(
         t,

@@ -36,7 +36,8 @@ export function registerBodyParsers(
 
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser(
-    /^application\/(.+\+)?json$/,
+    // application/json and application/*+json, with or without parameters (charset=utf-8).
+    /^application\/([\w.+-]+\+)?json\s*(;|$)/i,
     { parseAs: 'buffer' },
     (req, raw: Buffer, done) => {
       (req as FastifyRequest & { rawBody?: Buffer }).rawBody = raw;

@@ -54,7 +54,7 @@ export class DeviceController {
   )
   heartbeat(@Body() body: unknown): void {
     // Free-form: no field is required or rejected, but it must be an object.
-    if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) {
+    if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) {
       throw badRequest(ErrorCode.ValidationFailed, 'body must be a JSON object');
     }
   }

@@ -41,8 +41,8 @@ export function signedRequest(
   });
   const sendMethod = (call.sendMethod ?? method).toLowerCase() as
     'get' | 'post' | 'put' | 'delete' | 'patch';
-  let req = request(t.server)
-    [sendMethod](call.sendPath ?? path)
+  const agent = request(t.server);
+  let req = agent[sendMethod](call.sendPath ?? path)
     .set(headers)
     .set('X-Forwarded-For', call.ip ?? clientIp());
   if (call.headers) req = req.set(call.headers);
