@@ -91,7 +91,10 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       .overrideProvider(LOG_DESTINATION)
       .useValue({ write: (line: string) => void logs.push(line) })
       .compile();
-    const app = moduleRef.createNestApplication<NestFastifyApplication>(createAdapter(), APP_OPTIONS);
+    const app = moduleRef.createNestApplication<NestFastifyApplication>(
+      createAdapter(),
+      APP_OPTIONS,
+    );
     configureApp(app);
     await app.init();
     await app.getHttpAdapter().getInstance().ready();

@@ -38,15 +38,18 @@ export class AuthService {
 
   async login({ email, password }: CredentialsDto, ip: string): Promise<TokenResponseDto> {
     const key = `login:${ip}:${email}`;
-    const failures = await this.limits.peek(key);
-    if (failures.count >= LOGIN_MAX_FAILURES) throw tooManyRequests(failures.retryAfter);
+    // Every attempt takes a slot before the password is checked, so concurrent
+    // attempts cannot all pass a check made before any of them had failed; a
+    // successful login gives its slot back, so only failures count.
+    const attempt = await this.limits.hit(key, LOGIN_WINDOW_SECONDS);
+    if (attempt.count > LOGIN_MAX_FAILURES) throw tooManyRequests(attempt.retryAfter);
 
     const user = await this.users.findWithPasswordHash(email);
     // Unknown e-mail still pays for a hash verification: both failures look and take the same.
     if (!(await verifyPassword(user?.passwordHash, password)) || !user) {
-      await this.limits.hit(key, LOGIN_WINDOW_SECONDS);
       throw unauthorized(ErrorCode.InvalidCredentials, 'Invalid e-mail or password');
     }
+    await this.limits.release(key);
     const accessToken = await this.jwt.signAsync({ sub: user.id });
     return { accessToken, tokenType: 'Bearer', expiresIn: this.cfg.jwtExpiresIn };
   }

@@ -13,6 +13,8 @@ export class UnparsedBody {
 
 const invalidJson = () =>
   new ApiError(400, ErrorCode.ValidationFailed, 'Request body is not valid JSON');
+const notAnObject = () =>
+  new ApiError(400, ErrorCode.ValidationFailed, 'Request body must be a JSON object');
 const unsupported = () =>
   new ApiError(
     415,
@@ -21,8 +23,9 @@ const unsupported = () =>
   );
 
 /**
- * JSON bodies only, each kept as raw bytes on `request.rawBody` (device
- * signatures cover the exact bytes). Body size limits are Fastify's, per route.
+ * JSON object bodies only, each kept as raw bytes on `request.rawBody`
+ * (device signatures cover the exact bytes). Body size limits are Fastify's,
+ * per route.
  */
 export function registerBodyParsers(
   fastify: FastifyInstance,
@@ -48,6 +51,9 @@ export function registerBodyParsers(
       } catch {
         return fail(req, invalidJson(), done);
       }
+      // Every body of this API is an object; arrays, strings and null are not.
+      if (typeof body !== 'object' || body === null || Array.isArray(body))
+        return fail(req, notAnObject(), done);
       done(null, body);
     },
   );

@@ -14,6 +14,8 @@ export interface WindowCount {
 export abstract class RateLimitStore {
   abstract hit(key: string, windowSeconds: number): Promise<WindowCount>;
   abstract peek(key: string): Promise<WindowCount>;
+  /** Takes back one hit of the current window (an attempt that reserved a slot and then succeeded). */
+  abstract release(key: string): Promise<void>;
   close(): Promise<void> {
     return Promise.resolve();
   }
@@ -41,6 +43,12 @@ export class MemoryRateLimitStore extends RateLimitStore {
     return Promise.resolve({ count: w.count, retryAfter: (w.resetAt - now) / 1000 });
   }
 
+  release(key: string): Promise<void> {
+    const w = this.windows.get(key);
+    if (w && w.resetAt > Date.now() && w.count > 0) w.count--;
+    return Promise.resolve();
+  }
+
   override close(): Promise<void> {
     clearInterval(this.sweeper);
     return Promise.resolve();
@@ -58,6 +66,13 @@ local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return {n, redis.call('PTTL', KEYS[1])}`;
 
+// DECR only a live window, never below zero, keeping its expiry.
+const RELEASE = `
+if redis.call('PTTL', KEYS[1]) > 0 and tonumber(redis.call('GET', KEYS[1])) > 0 then
+  redis.call('DECR', KEYS[1])
+end
+return 0`;
+
 export class RedisRateLimitStore extends RateLimitStore {
   constructor(
     private readonly redis: Redis,
@@ -74,6 +89,10 @@ export class RedisRateLimitStore extends RateLimitStore {
       windowSeconds * 1000,
     )) as [number, number];
     return { count, retryAfter: Math.max(pttl, 0) / 1000 };
+  }
+
+  async release(key: string): Promise<void> {
+    await this.redis.eval(RELEASE, 1, this.prefix + key);
   }
 
   async peek(key: string): Promise<WindowCount> {

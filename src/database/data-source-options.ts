@@ -8,8 +8,8 @@ import { migrations } from './migrations';
 
 export const entities = [User, Device, DeviceSecret, DeviceEvent, DeviceNonce];
 
-/** pg pool size; the embedded server accepts several times this many sockets. */
-export const POOL_SIZE = 10;
+/** pg pool size on PostgreSQL (the embedded database gets one connection). */
+const POOL_SIZE = 10;
 
 export function dataSourceOptions(url: string): DataSourceOptions {
   return {

@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { databaseConfig, DatabaseConfig } from '../config/configuration';
-import { dataSourceOptions, POOL_SIZE } from './data-source-options';
+import { dataSourceOptions } from './data-source-options';
 import { EmbeddedDatabase } from './embedded-database';
 
 /**
@@ -30,8 +30,15 @@ class EmbeddedAwareDataSource extends DataSource {
         const dbCfg = databaseConfig();
         let embedded: EmbeddedDatabase | undefined;
         if (!dbCfg.url) {
-          embedded = await EmbeddedDatabase.start(dbCfg.dataDir, POOL_SIZE * 4);
-          options = { ...options!, url: embedded.url } as typeof options;
+          embedded = await EmbeddedDatabase.start(dbCfg.dataDir, 4);
+          // One connection: PGlite has a single session, and pglite-socket
+          // interleaves the protocol messages of concurrent connections outside
+          // transactions. Queries are serialised by PGlite anyway.
+          options = {
+            ...options!,
+            url: embedded.url,
+            extra: { ...(options!.extra as object), max: 1 },
+          } as typeof options;
         }
         const dataSource = new EmbeddedAwareDataSource(options!);
         dataSource.embedded = embedded;

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, HttpStatus, Post } from '@nestjs/common';
+import { Controller, Get, HttpCode, HttpStatus, Post } from '@nestjs/common';
 import {
   ApiBody,
   ApiNoContentResponse,
@@ -8,8 +8,6 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { ApiErrors } from '../common/api-docs';
-import { badRequest } from '../common/api-error';
-import { ErrorCode } from '../common/error-codes';
 import { toDeviceDto } from '../devices/device.mapper';
 import { DeviceDto } from '../devices/dto/device-responses.dto';
 import { AuthenticatedDevice, CurrentDevice } from './current-device.decorator';
@@ -52,10 +50,8 @@ export class DeviceController {
     ],
     [415, '`unsupported_media_type`: a body that is not application/json'],
   )
-  heartbeat(@Body() body: unknown): void {
-    // Free-form: no field is required or rejected, but it must be an object.
-    if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) {
-      throw badRequest(ErrorCode.ValidationFailed, 'body must be a JSON object');
-    }
+  heartbeat(): void {
+    // Nothing more to do: the guard has marked the device as seen, and the
+    // body parser has checked that the body is a JSON object.
   }
 }

@@ -177,6 +177,8 @@ export class DevicesRepository {
     );
   }
 
+  // ORDER BY names the table's column: a bare `seq` would mean the text alias
+  // of the select list and sort 10 before 9.
   listEvents(
     deviceId: string,
     { afterSeq, limit }: { afterSeq?: string; limit: number },
@@ -185,7 +187,7 @@ export class DevicesRepository {
       this.em,
       `SELECT seq::text AS seq, id, type, at, details FROM device_events
        WHERE device_id = $1 AND ($3::bigint IS NULL OR seq < $3::bigint)
-       ORDER BY seq DESC LIMIT $2`,
+       ORDER BY device_events.seq DESC LIMIT $2`,
       [deviceId, limit, afterSeq ?? null],
     );
   }

@@ -21,10 +21,18 @@ import type {
 import { SecretSealer } from './secret-sealer';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// The time must be exactly what toISOString() writes for a real timestamp:
+// Date.parse also accepts forms PostgreSQL refuses ("1", "2026-02-30…",
+// "+275760-…"), which would end in a 500.
+const ISO_TIME = /^[1-9]\d{3}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const isIsoTime = (s: string) => {
+  const time = Date.parse(s);
+  return ISO_TIME.test(s) && !Number.isNaN(time) && new Date(time).toISOString() === s;
+};
 const isDeviceCursor = (k: unknown[]): k is [string, string] =>
   k.length === 2 &&
   typeof k[0] === 'string' &&
-  !Number.isNaN(Date.parse(k[0])) &&
+  isIsoTime(k[0]) &&
   typeof k[1] === 'string' &&
   UUID.test(k[1]);
 const isEventCursor = (k: unknown[]): k is [string] =>

@@ -26,13 +26,9 @@ export function newCredentials() {
   };
 }
 
-/** POST /auth/login from a fresh client address (or `ip`). */
-export function login(
-  t: TestApp,
-  credentials: { email: unknown; password: unknown },
-  ip = clientIp(),
-) {
-  return request(t.server).post('/api/v1/auth/login').set('X-Forwarded-For', ip).send(credentials);
+/** POST /auth/login from a fresh client address (or `ip`); the body may be invalid on purpose. */
+export function login(t: TestApp, body: Record<string, unknown>, ip = clientIp()) {
+  return request(t.server).post('/api/v1/auth/login').set('X-Forwarded-For', ip).send(body);
 }
 
 export async function registerUser(t: TestApp): Promise<TestUser> {

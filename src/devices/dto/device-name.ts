@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsString, Length, Matches } from 'class-validator';
+import { IsString, Matches } from 'class-validator';
 
 /** `name` of register and rename: trimmed, 1–64 characters, no control characters. */
 export function DeviceName() {
@@ -17,7 +17,9 @@ export function DeviceName() {
       typeof value === 'string' ? value.trim() : value,
     ),
     IsString(),
-    Length(1, 64),
+    // Counted in code points, as PostgreSQL's varchar(64) counts: class-validator's
+    // Length() does not count U+FE0E/U+FE0F, which let a too-long name reach the database.
+    Matches(/^[\s\S]{1,64}$/u, { message: 'name must be 1 to 64 characters long' }),
     Matches(/^\P{Cc}*$/u, { message: 'name must not contain control characters' }),
   );
 }
