@@ -1,19 +1,13 @@
 import { ApiError } from './api-error';
 import { decodeCursor, encodeCursor, toPage } from './pagination';
+import { thrown } from '../../test/support/thrown';
 
 type Key = [string, string];
 const isKey = (key: unknown[]): key is Key =>
   key.length === 2 && typeof key[0] === 'string' && typeof key[1] === 'string';
 
 function expectValidationFailed(run: () => unknown): void {
-  let caught: unknown;
-  try {
-    run();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(ApiError);
-  const error = caught as ApiError;
+  const error = thrown(ApiError, run);
   expect(error.getStatus()).toBe(400);
   expect(error.code).toBe('validation_failed');
 }

@@ -12,6 +12,7 @@ import {
   redisConfig,
 } from './configuration';
 import { ConfigError } from './env';
+import { thrown } from '../../test/support/thrown';
 
 // Every variable of the contract's Configuration table, cleared before each
 // test so the machine's own environment cannot leak in.
@@ -39,15 +40,9 @@ const JWT_SECRET = randomBytes(48).toString('base64');
 const KEK = randomBytes(32).toString('base64');
 
 function expectNames(variable: string, run: () => unknown): void {
-  let caught: unknown;
-  try {
-    run();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(ConfigError);
-  expect((caught as ConfigError).variable).toBe(variable);
-  expect((caught as ConfigError).message).toContain(variable);
+  const error = thrown(ConfigError, run);
+  expect(error.variable).toBe(variable);
+  expect(error.message).toContain(variable);
 }
 
 describe('configuration namespaces', () => {

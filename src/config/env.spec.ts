@@ -1,15 +1,7 @@
 import { ConfigError, flag, int, isProduction, oneOf, str, url } from './env';
+import { thrown } from '../../test/support/thrown';
 
-function configError(run: () => unknown): ConfigError {
-  let caught: unknown;
-  try {
-    run();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(ConfigError);
-  return caught as ConfigError;
-}
+const configError = (run: () => unknown): ConfigError => thrown(ConfigError, run);
 
 function expectNames(variable: string, run: () => unknown): void {
   const error = configError(run);

@@ -15,6 +15,7 @@ import { DEVICE_AUTH_FAILURES_PER_MINUTE, DeviceSignatureGuard } from './device-
 import type { LastSeenRecorder } from './last-seen.recorder';
 import { NonceStore } from './nonce-store';
 import { signRequest, SignOptions } from './signing';
+import { rejected } from '../../test/support/thrown';
 
 interface FakeRequest {
   method: string;
@@ -89,14 +90,7 @@ function signedRequest(sign: SignOptions, overrides: Partial<FakeRequest> = {}):
   };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<ApiError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ApiError);
-  return error as ApiError;
-}
+const rejection = (promise: Promise<unknown>): Promise<ApiError> => rejected(ApiError, promise);
 
 function codeOf(error: ApiError): string {
   return (error.getResponse() as { code: string }).code;

@@ -4,6 +4,7 @@ import { ApiError } from '../common/api-error';
 import type { Device } from './device.entity';
 import { DeviceOwnershipGuard } from './device-ownership.guard';
 import type { DevicesRepository } from './devices.repository';
+import { rejected } from '../../test/support/thrown';
 
 interface FakeRequest {
   params: { id?: string };
@@ -31,14 +32,7 @@ function device(userId: string): Device {
   };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<ApiError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ApiError);
-  return error as ApiError;
-}
+const rejection = (promise: Promise<unknown>): Promise<ApiError> => rejected(ApiError, promise);
 
 describe('DeviceOwnershipGuard', () => {
   const me = { id: randomUUID(), email: 'me@example.com', createdAt: new Date() };
