@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { createTestApp, TestApp } from './app';
 import { createDevice, DEVICE_KEYS } from './factories/devices';
+import { expectError } from './factories/errors';
 import { registerUser } from './factories/users';
 
 interface Operation {
@@ -167,5 +168,37 @@ describe('operations: health, OpenAPI, metrics (e2e)', () => {
       );
       expect(after).toContain('# TYPE http_request_duration_seconds histogram');
     });
+  });
+});
+
+describe('operations with settings (e2e)', () => {
+  it('protects /metrics with METRICS_TOKEN when it is set', async () => {
+    const t = await createTestApp({ env: { METRICS_TOKEN: 'metrics-token-for-tests' } });
+    try {
+      expectError(await request(t.server).get('/metrics'), 401, 'unauthorized');
+      expectError(
+        await request(t.server).get('/metrics').set('Authorization', 'Bearer wrong'),
+        401,
+        'unauthorized',
+      );
+      await request(t.server)
+        .get('/metrics')
+        .set('Authorization', 'Bearer metrics-token-for-tests')
+        .expect(200);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('answers /health/ready 503 once the database does not answer, while /health/live stays 200', async () => {
+    const t = await createTestApp();
+    try {
+      await t.dataSource.destroy();
+      const res = await request(t.server).get('/health/ready').expect(503);
+      expect(res.body.code).toBe('service_unavailable');
+      await request(t.server).get('/health/live').expect(200);
+    } finally {
+      await t.close();
+    }
   });
 });
