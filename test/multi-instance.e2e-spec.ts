@@ -24,8 +24,9 @@ describe.each([
     owner = await registerUser(a);
     device = await createDevice(a, owner);
   });
+  let stoppedB = false;
   afterAll(async () => {
-    await b?.close();
+    if (!stoppedB) await b?.close();
     await a?.close();
   });
 
@@ -78,5 +79,18 @@ describe.each([
     for (let i = 0; i < 25; i++) await signedRequest(b, d, { secret: 'dvs_wrong' }).expect(401);
     const next = await signedRequest(b, d);
     expect(next.status).toBe(redisUrl ? 429 : 200);
+  });
+
+  // Last: it stops B. (Passport keeps one 'jwt' strategy per process, the last
+  // instance's, so no request may follow on A either.)
+  it('writes pending lastSeenAt marks when an instance shuts down', async () => {
+    const d = await createDevice(a, owner);
+    await signedRequest(b, d).expect(200);
+    await b.close(); // well within the flush interval
+    stoppedB = true;
+    const [row] = await a.dataSource.query('SELECT last_seen_at FROM devices WHERE id = $1', [
+      d.id,
+    ]);
+    expect(row.last_seen_at).toBeInstanceOf(Date);
   });
 });

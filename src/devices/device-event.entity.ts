@@ -24,7 +24,7 @@ export class DeviceEvent {
   @Column({ type: 'varchar', length: 32 })
   type: DeviceEventType;
 
-  @Column({ type: 'timestamptz', default: () => "date_trunc('milliseconds', clock_timestamp())" })
+  @Column({ type: 'timestamptz', default: () => "date_trunc('milliseconds', now())" })
   at: Date;
 
   @Column({ type: 'jsonb', default: () => "'{}'::jsonb" })

@@ -96,7 +96,7 @@ export class DevicesRepository {
   async rename(id: string, name: string): Promise<Device> {
     const [row] = await queryRows<Device>(
       this.em,
-      `UPDATE devices SET name = $2, updated_at = date_trunc('milliseconds', clock_timestamp())
+      `UPDATE devices SET name = $2, updated_at = date_trunc('milliseconds', now())
        WHERE id = $1 RETURNING ${DEVICE}`,
       [id, name],
     );
@@ -107,8 +107,8 @@ export class DevicesRepository {
   async revoke(id: string): Promise<Device | null> {
     const [row] = await queryRows<Device>(
       this.em,
-      `UPDATE devices SET status = 'revoked', revoked_at = date_trunc('milliseconds', clock_timestamp()),
-         updated_at = date_trunc('milliseconds', clock_timestamp())
+      `UPDATE devices SET status = 'revoked', revoked_at = date_trunc('milliseconds', now()),
+         updated_at = date_trunc('milliseconds', now())
        WHERE id = $1 AND revoked_at IS NULL RETURNING ${DEVICE}`,
       [id],
     );
@@ -118,7 +118,7 @@ export class DevicesRepository {
   async touch(id: string): Promise<Device> {
     const [row] = await queryRows<Device>(
       this.em,
-      `UPDATE devices SET updated_at = date_trunc('milliseconds', clock_timestamp()) WHERE id = $1 RETURNING ${DEVICE}`,
+      `UPDATE devices SET updated_at = date_trunc('milliseconds', now()) WHERE id = $1 RETURNING ${DEVICE}`,
       [id],
     );
     return row;
@@ -158,7 +158,7 @@ export class DevicesRepository {
     const [row] = await queryRows<{ expiresAt: Date }>(
       this.em,
       `UPDATE device_secrets
-       SET expires_at = date_trunc('milliseconds', clock_timestamp()) + make_interval(secs => $2)
+       SET expires_at = date_trunc('milliseconds', now()) + make_interval(secs => $2)
        WHERE device_id = $1 AND expires_at IS NULL RETURNING expires_at AS "expiresAt"`,
       [deviceId, graceSeconds],
     );

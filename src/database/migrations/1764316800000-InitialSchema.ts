@@ -3,14 +3,18 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
 export class InitialSchema1764316800000 implements MigrationInterface {
   name = 'InitialSchema1764316800000';
 
+  // Timestamps are now() (the transaction's time) truncated to milliseconds:
+  // every change of one transaction carries the same time (createdAt equals
+  // updatedAt on insert, revokedAt equals updatedAt on revoke), and values
+  // survive a round trip through a JavaScript Date, which cursors rely on.
   async up(q: QueryRunner): Promise<void> {
     await q.query(`
       CREATE TABLE users (
         id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
         email varchar(254) NOT NULL,
         password_hash text NOT NULL,
-        created_at timestamptz NOT NULL DEFAULT date_trunc('milliseconds', clock_timestamp()),
-        updated_at timestamptz NOT NULL DEFAULT date_trunc('milliseconds', clock_timestamp()),
+        created_at timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
+        updated_at timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
         CONSTRAINT uq_users_email UNIQUE (email)
       )`);
     await q.query(`
@@ -19,8 +23,8 @@ export class InitialSchema1764316800000 implements MigrationInterface {
         user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
         name varchar(64) NOT NULL,
         status varchar(16) NOT NULL DEFAULT 'active',
-        created_at timestamptz NOT NULL DEFAULT date_trunc('milliseconds', clock_timestamp()),
-        updated_at timestamptz NOT NULL DEFAULT date_trunc('milliseconds', clock_timestamp()),
+        created_at timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
+        updated_at timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
         last_seen_at timestamptz,
         revoked_at timestamptz,
         CONSTRAINT ck_devices_status CHECK (
@@ -40,7 +44,7 @@ export class InitialSchema1764316800000 implements MigrationInterface {
         sealed bytea NOT NULL,
         kek_id varchar(32) NOT NULL,
         expires_at timestamptz,
-        created_at timestamptz NOT NULL DEFAULT clock_timestamp()
+        created_at timestamptz NOT NULL DEFAULT now()
       )`);
     await q.query(`CREATE INDEX ix_device_secrets_device ON device_secrets (device_id)`);
     await q.query(`CREATE INDEX ix_device_secrets_kek ON device_secrets (kek_id)`);
@@ -50,7 +54,7 @@ export class InitialSchema1764316800000 implements MigrationInterface {
         id uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
         device_id uuid NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
         type varchar(32) NOT NULL,
-        at timestamptz NOT NULL DEFAULT date_trunc('milliseconds', clock_timestamp()),
+        at timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
         details jsonb NOT NULL DEFAULT '{}'::jsonb
       )`);
     await q.query(
