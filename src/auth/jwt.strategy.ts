@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { createSecretKey } from 'node:crypto';
 import { ExtractJwt, Strategy } from 'passport-jwt';
+import { isUuid } from '../common/uuid';
 import { authConfig, AuthConfig } from '../config/configuration';
 import type { AuthUser } from './current-user.decorator';
 import { UsersRepository } from './users.repository';
@@ -28,7 +29,7 @@ export class JwtStrategy extends PassportStrategy(Strategy) {
 
   /** A token outlives nothing: the user must still exist. */
   async validate(payload: JwtPayload): Promise<AuthUser | false> {
-    if (typeof payload.sub !== 'string' || !/^[0-9a-f-]{36}$/i.test(payload.sub)) return false;
+    if (!isUuid(payload.sub)) return false;
     const user = await this.users.findById(payload.sub);
     return user ? { id: user.id, email: user.email, createdAt: user.createdAt } : false;
   }

@@ -13,11 +13,11 @@ import { DeviceCredentialsRepository } from './device-credentials.repository';
 import { LastSeenRecorder } from './last-seen.recorder';
 import { NonceStore } from './nonce-store';
 import { canonicalString, HEADER, hmac } from './signing';
+import { isUuid } from '../common/uuid';
 
 /** 401 answers one IP, or one device id, may get in a minute before every device request of it is 429. */
 export const DEVICE_AUTH_FAILURES_PER_MINUTE = 50;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TIMESTAMP = /^\d{1,12}$/;
 const NONCE = /^[A-Za-z0-9_-]{16,128}$/;
 /** Standard base64 of the 32 bytes of an HMAC-SHA256, with its padding. */
@@ -71,8 +71,7 @@ export class DeviceSignatureGuard implements CanActivate {
     const req = context.switchToHttp().getRequest<DeviceRequest>();
     const claimedId = single(req.headers[HEADER.deviceId]);
     const limitKeys = [`device-401:ip:${req.ip}`];
-    if (claimedId && UUID.test(claimedId))
-      limitKeys.push(`device-401:id:${claimedId.toLowerCase()}`);
+    if (claimedId && isUuid(claimedId)) limitKeys.push(`device-401:id:${claimedId.toLowerCase()}`);
     await this.refuseIfBlocked(limitKeys);
     try {
       req.device = await this.authenticate(req);
@@ -166,7 +165,7 @@ function parseHeaders(req: FastifyRequest): Parsed {
   const nonce = single(req.headers[HEADER.nonce]);
   const signature = single(req.headers[HEADER.signature]);
   const malformed = (what: string) => new DeviceAuthFailure(ErrorCode.DeviceAuthMalformed, what);
-  if (!deviceId || !UUID.test(deviceId)) throw malformed('X-Device-Id must be a device id (UUID)');
+  if (!deviceId || !isUuid(deviceId)) throw malformed('X-Device-Id must be a device id (UUID)');
   if (!timestamp || !TIMESTAMP.test(timestamp))
     throw malformed('X-Timestamp must be Unix time in whole seconds');
   if (!nonce || !NONCE.test(nonce))

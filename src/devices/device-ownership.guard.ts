@@ -10,8 +10,7 @@ import { ErrorCode } from '../common/error-codes';
 import type { AuthUser } from '../auth/current-user.decorator';
 import type { Device } from './device.entity';
 import { DevicesRepository } from './devices.repository';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from '../common/uuid';
 
 interface OwnerRequest {
   params: { id?: string };
@@ -32,7 +31,7 @@ export class DeviceOwnershipGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const req = context.switchToHttp().getRequest<OwnerRequest>();
     const id = req.params.id ?? '';
-    if (!UUID.test(id)) throw badRequest(ErrorCode.ValidationFailed, 'id must be a UUID');
+    if (!isUuid(id)) throw badRequest(ErrorCode.ValidationFailed, 'id must be a UUID');
     const device = await this.devices.findById(id);
     if (!device) throw deviceNotFound();
     if (device.userId !== req.user.id) {

@@ -19,8 +19,8 @@ import type {
   RotatedDeviceDto,
 } from './dto/device-responses.dto';
 import { SecretSealer } from './secret-sealer';
+import { isUuid } from '../common/uuid';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // The time must be exactly what toISOString() writes for a real timestamp:
 // Date.parse also accepts forms PostgreSQL refuses ("1", "2026-02-30…",
 // "+275760-…"), which would end in a 500.
@@ -34,7 +34,7 @@ const isDeviceCursor = (k: unknown[]): k is [string, string] =>
   typeof k[0] === 'string' &&
   isIsoTime(k[0]) &&
   typeof k[1] === 'string' &&
-  UUID.test(k[1]);
+  isUuid(k[1]);
 const isEventCursor = (k: unknown[]): k is [string] =>
   k.length === 1 && typeof k[0] === 'string' && /^\d{1,18}$/.test(k[0]);
 
