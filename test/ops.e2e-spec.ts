@@ -201,4 +201,37 @@ describe('operations with settings (e2e)', () => {
       await t.close();
     }
   });
+
+  it('allows exactly the CORS_ORIGINS origins', async () => {
+    const t = await createTestApp({
+      env: { CORS_ORIGINS: 'https://app.example.com, https://ops.example.com' },
+    });
+    try {
+      const preflight = (origin: string) =>
+        request(t.server)
+          .options('/api/v1/devices')
+          .set('Origin', origin)
+          .set('Access-Control-Request-Method', 'POST')
+          .set('Access-Control-Request-Headers', 'authorization,content-type');
+      const allowed = await preflight('https://ops.example.com');
+      expect(allowed.status).toBeLessThan(300);
+      expect(allowed.headers['access-control-allow-origin']).toBe('https://ops.example.com');
+      const other = await preflight('https://evil.example.com');
+      expect(other.headers['access-control-allow-origin']).toBeUndefined();
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('sends no CORS headers when CORS_ORIGINS is unset', async () => {
+    const t = await createTestApp();
+    try {
+      const res = await request(t.server)
+        .get('/health/live')
+        .set('Origin', 'https://app.example.com');
+      expect(res.headers['access-control-allow-origin']).toBeUndefined();
+    } finally {
+      await t.close();
+    }
+  });
 });
