@@ -4,19 +4,13 @@ import {
   ApiNoContentResponse,
   ApiOkResponse,
   ApiOperation,
-  ApiProperty,
   ApiTags,
 } from '@nestjs/swagger';
 import { ApiErrors } from '../common/api-docs';
 import { toDeviceDto } from '../devices/device.mapper';
-import { DeviceDto } from '../devices/dto/device-responses.dto';
 import { AuthenticatedDevice, CurrentDevice } from './current-device.decorator';
 import { DeviceAuth } from './device-auth.decorator';
-
-export class DeviceSelfDto extends DeviceDto {
-  @ApiProperty({ format: 'uuid', description: 'The owner of the device' })
-  ownerId: string;
-}
+import { DeviceSelfDto } from './dto/device-self.dto';
 
 /** Routes that devices call, signed with their secret. */
 @ApiTags('device')

@@ -1,5 +1,5 @@
 import type { Device } from './device.entity';
-import type { DeviceDto } from './dto/device-responses.dto';
+import { DeviceDto } from './dto/device-responses.dto';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 

@@ -11,7 +11,7 @@ import { toDeviceDto } from './device.mapper';
 import type { Device } from './device.entity';
 import { DevicesRepository } from './devices.repository';
 import { ListDevicesQueryDto } from './dto/device-requests.dto';
-import type {
+import {
   DeviceDto,
   DeviceEventListDto,
   DeviceListDto,
