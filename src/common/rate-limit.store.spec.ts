@@ -49,6 +49,18 @@ describe('MemoryRateLimitStore', () => {
     expect((await store.hit('k', 60)).count).toBe(2);
   });
 
+  it('gives a hit back on release, never below zero', async () => {
+    await store.hit('r', 60);
+    await store.hit('r', 60);
+    await store.release('r');
+    expect((await store.peek('r')).count).toBe(1);
+    await store.release('r');
+    await store.release('r');
+    expect((await store.peek('r')).count).toBe(0);
+    await store.release('unknown');
+    expect((await store.peek('unknown')).count).toBe(0);
+  });
+
   it('peeks zero once the window has passed', async () => {
     await store.hit('k', 60);
     jest.advanceTimersByTime(60_000);
@@ -71,9 +83,23 @@ describe('RedisRateLimitStore (real Redis)', () => {
   });
 
   afterAll(async () => {
-    await redis.del(...['burst', 'window', 'peeked', 'short'].map((k) => prefix + k));
+    await redis.del(...['burst', 'window', 'peeked', 'short', 'released'].map((k) => prefix + k));
     await store.close();
     await redis.quit();
+  });
+
+  it('gives a hit back on release, keeping the window and never going below zero', async () => {
+    await store.hit('released', 60);
+    await store.hit('released', 60);
+    await store.release('released');
+    const after = await store.peek('released');
+    expect(after.count).toBe(1);
+    expect(after.retryAfter).toBeGreaterThan(55);
+    await store.release('released');
+    await store.release('released');
+    expect((await store.peek('released')).count).toBe(0);
+    await store.release('never-hit');
+    expect(await redis.exists(prefix + 'never-hit')).toBe(0);
   });
 
   it('counts atomically under 50 concurrent hits', async () => {
