@@ -8,7 +8,7 @@ const MAX_DEVICES = 3;
 
 /**
  * Invariants that must hold when requests race: the database decides, not a
- * read-then-write in the service (STYLE.md, "Invariants live in the database").
+ * read-then-write in the service.
  */
 describe('devices under concurrency (e2e)', () => {
   let t: TestApp;
