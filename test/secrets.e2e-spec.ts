@@ -113,6 +113,18 @@ describe('secret material at rest and in logs (e2e)', () => {
     for (const user of users) expect(logs).not.toContain(user.token);
   });
 
+  it('logs each request by method, URL and status only', () => {
+    const requests = t.logs.map((line) => JSON.parse(line)).filter((entry) => entry.req);
+    const loginLine = requests.find((entry) => entry.req.url === '/api/v1/auth/login');
+    expect(loginLine).toMatchObject({
+      req: { method: 'POST' },
+      res: { statusCode: expect.any(Number) },
+    });
+    expect(Object.keys(loginLine.req).sort()).toEqual(['id', 'method', 'url']);
+    expect(Object.keys(loginLine.res)).toEqual(['statusCode']);
+    expect(t.logs.join('\n')).not.toMatch(/authorization|x-signature/i);
+  });
+
   it('stores no device secret and no password in any table', async () => {
     const named = ['users', 'devices', 'device_secrets', 'device_events'];
     const tables: { tablename: string }[] = await t.dataSource.query(

@@ -6,9 +6,11 @@ import { appConfig, AppConfig } from '../config/configuration';
 export const LOG_DESTINATION = Symbol('LOG_DESTINATION');
 
 /**
- * pino through nestjs-pino. Requests are logged by method, URL, status and
- * duration only: never headers (Authorization, X-Signature) or bodies
- * (passwords, secrets).
+ * pino through nestjs-pino. Requests are logged (at info) by method, URL,
+ * status and duration only: never headers (Authorization, X-Signature) or
+ * bodies (passwords, secrets). Above info no request is logged, so the
+ * per-request logging middleware is not installed at all: it halves the
+ * throughput of a trivial route.
  */
 export const LoggingModule = LoggerModule.forRootAsync({
   providers: [
@@ -16,10 +18,18 @@ export const LoggingModule = LoggerModule.forRootAsync({
   ],
   inject: [appConfig.KEY, LOG_DESTINATION],
   useFactory: (cfg: AppConfig, destination: pino.DestinationStream) => ({
+    forRoutes: pino.levels.values[cfg.logLevel] > pino.levels.values.info ? [] : undefined,
     pinoHttp: [
       {
         level: cfg.logLevel,
-        autoLogging: { ignore: (req) => req.url === '/health/live' || req.url === '/metrics' },
+        // Probes and scrapes are not worth a line each. (Behind Nest's middleware
+        // layer req.url is relative to the mount point; originalUrl is the target.)
+        autoLogging: {
+          ignore: (req) =>
+            ['/health/live', '/health/ready', '/metrics'].includes(
+              ((req as { originalUrl?: string }).originalUrl ?? req.url ?? '').split('?')[0],
+            ),
+        },
         quietReqLogger: true,
         serializers: {
           req: (req: { id: unknown; method: string; url: string }) => ({
