@@ -9,7 +9,7 @@ import { deviceAuthConfig, DeviceAuthConfig } from '../config/configuration';
 import { SecretSealer } from '../devices/secret-sealer';
 import { MetricsService } from '../observability/metrics.service';
 import type { AuthenticatedDevice } from './current-device.decorator';
-import { DeviceCredentialsRepository } from './device-credentials.repository';
+import { DeviceCredentialsRepository, DeviceWithSecret } from './device-credentials.repository';
 import { LastSeenRecorder } from './last-seen.recorder';
 import { NonceStore } from './nonce-store';
 import { canonicalString, HEADER, hmac } from './signing';
@@ -115,12 +115,14 @@ export class DeviceSignatureGuard implements CanActivate {
       body: req.rawBody,
     });
     const rows = await this.credentials.findLive(h.deviceId);
-    let verified = false;
-    for (const row of rows)
-      verified = this.matches(row.id, row, canonical, h.signature) || verified;
-    if (rows.length === 0) this.matches(undefined, undefined, canonical, h.signature);
-    if (!verified)
+    // Every live secret is tried (a dummy one for an unknown device), so the
+    // time taken does not tell an unknown device from a wrong signature.
+    const results = (rows.length > 0 ? rows : [undefined]).map((row) =>
+      this.matches(row, canonical, h.signature),
+    );
+    if (!results.includes(true)) {
       throw new DeviceAuthFailure(ErrorCode.InvalidSignature, 'Signature verification failed');
+    }
 
     // Only a verified request may burn a nonce: otherwise anyone could spend a
     // device's future nonces with forged requests.
@@ -135,23 +137,22 @@ export class DeviceSignatureGuard implements CanActivate {
   }
 
   private matches(
-    deviceId: string | undefined,
-    sealed: { sealed: Buffer; kekId: string } | undefined,
+    row: DeviceWithSecret | undefined,
     canonical: string,
     signature: Buffer,
   ): boolean {
-    let secret = DUMMY_SECRET;
-    if (deviceId && sealed) {
-      try {
-        secret = this.sealer.unseal(sealed, deviceId);
-      } catch (error) {
-        this.logger.error(
-          `Cannot unseal a secret of device ${deviceId}: ${(error as Error).message}`,
-        );
-        return false;
-      }
+    if (!row) {
+      timingSafeEqual(hmac(DUMMY_SECRET, canonical), signature);
+      return false;
     }
-    return timingSafeEqual(hmac(secret, canonical), signature) && secret !== DUMMY_SECRET;
+    let secret: string;
+    try {
+      secret = this.sealer.unseal(row, row.id);
+    } catch (error) {
+      this.logger.error(`Cannot unseal a secret of device ${row.id}: ${(error as Error).message}`);
+      return false;
+    }
+    return timingSafeEqual(hmac(secret, canonical), signature);
   }
 }
 
