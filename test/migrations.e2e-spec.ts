@@ -44,4 +44,9 @@ describe('migrations', () => {
       })),
     );
   });
+
+  it('leaves nothing for migration:generate: the entities declare the schema the migrations build', async () => {
+    const pending = await t.dataSource.driver.createSchemaBuilder().log();
+    expect(pending.upQueries.map((q) => q.query)).toEqual([]);
+  });
 });

@@ -11,7 +11,7 @@ export class DeviceNonce {
   nonce: string;
 
   @ManyToOne(() => Device, { onDelete: 'CASCADE', nullable: false })
-  @JoinColumn({ name: 'device_id' })
+  @JoinColumn({ name: 'device_id', foreignKeyConstraintName: 'device_nonces_device_id_fkey' })
   device?: Device;
 
   @Index('ix_device_nonces_expires')

@@ -1,4 +1,12 @@
-import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import {
+  Column,
+  Entity,
+  Generated,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryGeneratedColumn,
+} from 'typeorm';
 import { Device } from './device.entity';
 
 export const DEVICE_EVENT_TYPES = ['registered', 'renamed', 'secret_rotated', 'revoked'] as const;
@@ -11,14 +19,15 @@ export class DeviceEvent {
   @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' })
   seq: string;
 
-  @Column({ type: 'uuid', unique: true, default: () => 'gen_random_uuid()' })
+  @Column({ type: 'uuid', unique: true })
+  @Generated('uuid')
   id: string;
 
   @Column({ name: 'device_id', type: 'uuid' })
   deviceId: string;
 
   @ManyToOne(() => Device, { onDelete: 'CASCADE', nullable: false })
-  @JoinColumn({ name: 'device_id' })
+  @JoinColumn({ name: 'device_id', foreignKeyConstraintName: 'device_events_device_id_fkey' })
   device?: Device;
 
   @Column({ type: 'varchar', length: 32 })
@@ -27,6 +36,6 @@ export class DeviceEvent {
   @Column({ type: 'timestamptz', default: () => "date_trunc('milliseconds', now())" })
   at: Date;
 
-  @Column({ type: 'jsonb', default: () => "'{}'::jsonb" })
+  @Column({ type: 'jsonb', default: () => "'{}'" })
   details: Record<string, unknown>;
 }

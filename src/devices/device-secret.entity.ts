@@ -24,7 +24,7 @@ export class DeviceSecret {
   deviceId: string;
 
   @ManyToOne(() => Device, { onDelete: 'CASCADE', nullable: false })
-  @JoinColumn({ name: 'device_id' })
+  @JoinColumn({ name: 'device_id', foreignKeyConstraintName: 'device_secrets_device_id_fkey' })
   device?: Device;
 
   /** iv (12 bytes) ‖ ciphertext ‖ GCM tag (16 bytes). */

@@ -31,9 +31,7 @@ export class InitialSchema1764316800000 implements MigrationInterface {
           (status = 'active' AND revoked_at IS NULL) OR (status = 'revoked' AND revoked_at IS NOT NULL)
         )
       )`);
-    await q.query(
-      `CREATE INDEX ix_devices_user_created ON devices (user_id, created_at DESC, id DESC)`,
-    );
+    await q.query(`CREATE INDEX ix_devices_user_created ON devices (user_id, created_at, id)`);
     await q.query(
       `CREATE UNIQUE INDEX uq_devices_user_active_name ON devices (user_id, lower(name)) WHERE revoked_at IS NULL`,
     );
