@@ -445,79 +445,30 @@ describe('DeviceSignatureGuard', () => {
       await refused(req, 401, ErrorCode.InvalidSignature);
     });
 
-    it('rejects a signature over a different body', async () => {
-      const { device, secrets } = addDevice();
-      const req = signedRequest(
-        {
-          deviceId: device.id,
-          secret: secrets[0],
-          method: 'POST',
-          path: HEARTBEAT,
-          body: '{"a":1}',
-        },
-        { rawBody: Buffer.from('{"a":2}') },
-      );
-
-      await refused(req, 401, ErrorCode.InvalidSignature);
-    });
-
-    it('rejects a signature over a body when the request has none', async () => {
-      const { device, secrets } = addDevice();
-      const req = signedRequest(
-        {
-          deviceId: device.id,
-          secret: secrets[0],
-          method: 'POST',
-          path: HEARTBEAT,
-          body: '{"a":1}',
-        },
-        { rawBody: undefined },
-      );
-
-      await refused(req, 401, ErrorCode.InvalidSignature);
-    });
-
-    it('rejects a signature over an empty body when the request has one', async () => {
-      const { device, secrets } = addDevice();
-      const req = signedRequest(
-        { deviceId: device.id, secret: secrets[0], method: 'POST', path: HEARTBEAT },
+    type Signed = Omit<SignOptions, 'deviceId' | 'secret'>;
+    const GET_ME: Signed = { method: 'GET', path: ME };
+    const POST_BODY: Signed = { method: 'POST', path: HEARTBEAT, body: '{"a":1}' };
+    it.each<[string, Signed, Partial<FakeRequest>]>([
+      ['a different body', POST_BODY, { rawBody: Buffer.from('{"a":2}') }],
+      ['a body when the request has none', POST_BODY, { rawBody: undefined }],
+      [
+        'an empty body when the request has one',
+        { method: 'POST', path: HEARTBEAT },
         { rawBody: Buffer.from('{}') },
-      );
-
-      await refused(req, 401, ErrorCode.InvalidSignature);
-    });
-
-    it('rejects a signature over a different path', async () => {
+      ],
+      ['a different path', GET_ME, { url: HEARTBEAT }],
+      ['a different query', { method: 'GET', path: `${ME}?verbose=1` }, { url: `${ME}?verbose=2` }],
+      ['no query when one is sent', GET_ME, { url: `${ME}?verbose=1` }],
+      ['a query when none is sent', { method: 'GET', path: `${ME}?verbose=1` }, { url: ME }],
+      [
+        'the same query in another order',
+        { method: 'GET', path: `${ME}?a=1&b=2` },
+        { url: `${ME}?b=2&a=1` },
+      ],
+      ['a different method', { method: 'GET', path: HEARTBEAT }, { method: 'POST' }],
+    ])('rejects a signature over %s', async (_what, signed, sent) => {
       const { device, secrets } = addDevice();
-      const req = signedRequest(
-        { deviceId: device.id, secret: secrets[0], method: 'GET', path: ME },
-        { url: HEARTBEAT },
-      );
-
-      await refused(req, 401, ErrorCode.InvalidSignature);
-    });
-
-    it.each([
-      ['a different query', `${ME}?verbose=1`, `${ME}?verbose=2`],
-      ['no query when one is sent', ME, `${ME}?verbose=1`],
-      ['a query when none is sent', `${ME}?verbose=1`, ME],
-      ['the same query in another order', `${ME}?a=1&b=2`, `${ME}?b=2&a=1`],
-    ])('rejects a signature over %s', async (_what, signedPath, sentUrl) => {
-      const { device, secrets } = addDevice();
-      const req = signedRequest(
-        { deviceId: device.id, secret: secrets[0], method: 'GET', path: signedPath },
-        { url: sentUrl },
-      );
-
-      await refused(req, 401, ErrorCode.InvalidSignature);
-    });
-
-    it('rejects a signature over a different method', async () => {
-      const { device, secrets } = addDevice();
-      const req = signedRequest(
-        { deviceId: device.id, secret: secrets[0], method: 'GET', path: HEARTBEAT },
-        { method: 'POST' },
-      );
+      const req = signedRequest({ deviceId: device.id, secret: secrets[0], ...signed }, sent);
 
       await refused(req, 401, ErrorCode.InvalidSignature);
     });
