@@ -3,6 +3,7 @@ import { InjectEntityManager } from '@nestjs/typeorm';
 import { EntityManager } from 'typeorm';
 import { queryRows } from '../database/query-rows';
 import type { Device } from '../devices/device.entity';
+import { DEVICE_COLUMNS } from '../devices/devices.repository';
 
 export interface DeviceWithSecret extends Device {
   sealed: Buffer;
@@ -22,11 +23,10 @@ export class DeviceCredentialsRepository {
   findLive(deviceId: string): Promise<DeviceWithSecret[]> {
     return queryRows<DeviceWithSecret>(
       this.em,
-      `SELECT d.id, d.user_id AS "userId", d.name, d.status, d.created_at AS "createdAt",
-              d.updated_at AS "updatedAt", d.last_seen_at AS "lastSeenAt", d.revoked_at AS "revokedAt",
-              s.sealed, s.kek_id AS "kekId"
-       FROM devices d JOIN device_secrets s ON s.device_id = d.id
-       WHERE d.id = $1 AND d.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > now())
+      `SELECT ${DEVICE_COLUMNS}, s.sealed, s.kek_id AS "kekId"
+       FROM devices JOIN device_secrets s ON s.device_id = devices.id
+       WHERE devices.id = $1 AND devices.revoked_at IS NULL
+         AND (s.expires_at IS NULL OR s.expires_at > now())
        ORDER BY s.expires_at NULLS FIRST`,
       [deviceId],
     );

@@ -6,8 +6,10 @@ import type { Sealed } from './secret-sealer';
 import type { DeviceEventType } from './device-event.entity';
 import type { Device, DeviceStatus } from './device.entity';
 
-const DEVICE = `id, user_id AS "userId", name, status, created_at AS "createdAt", updated_at AS "updatedAt",
-  last_seen_at AS "lastSeenAt", revoked_at AS "revokedAt"`;
+/** The columns of a `Device` row, for any query over `devices` (also device authentication's). */
+export const DEVICE_COLUMNS = `devices.id, devices.user_id AS "userId", devices.name, devices.status,
+  devices.created_at AS "createdAt", devices.updated_at AS "updatedAt",
+  devices.last_seen_at AS "lastSeenAt", devices.revoked_at AS "revokedAt"`;
 
 export interface DeviceEventRow {
   seq: string;
@@ -48,16 +50,18 @@ export class DevicesRepository {
   async insert(device: { id: string; userId: string; name: string }): Promise<Device> {
     const [row] = await queryRows<Device>(
       this.em,
-      `INSERT INTO devices (id, user_id, name) VALUES ($1, $2, $3) RETURNING ${DEVICE}`,
+      `INSERT INTO devices (id, user_id, name) VALUES ($1, $2, $3) RETURNING ${DEVICE_COLUMNS}`,
       [device.id, device.userId, device.name],
     );
     return row;
   }
 
   async findById(id: string): Promise<Device | null> {
-    const [row] = await queryRows<Device>(this.em, `SELECT ${DEVICE} FROM devices WHERE id = $1`, [
-      id,
-    ]);
+    const [row] = await queryRows<Device>(
+      this.em,
+      `SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = $1`,
+      [id],
+    );
     return row ?? null;
   }
 
@@ -65,7 +69,7 @@ export class DevicesRepository {
   async findByIdForUpdate(id: string): Promise<Device | null> {
     const [row] = await queryRows<Device>(
       this.em,
-      `SELECT ${DEVICE} FROM devices WHERE id = $1 FOR UPDATE`,
+      `SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = $1 FOR UPDATE`,
       [id],
     );
     return row ?? null;
@@ -88,7 +92,7 @@ export class DevicesRepository {
     }
     return queryRows<Device>(
       this.em,
-      `SELECT ${DEVICE} FROM devices WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT $2`,
+      `SELECT ${DEVICE_COLUMNS} FROM devices WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT $2`,
       params,
     );
   }
@@ -97,7 +101,7 @@ export class DevicesRepository {
     const [row] = await queryRows<Device>(
       this.em,
       `UPDATE devices SET name = $2, updated_at = date_trunc('milliseconds', now())
-       WHERE id = $1 RETURNING ${DEVICE}`,
+       WHERE id = $1 RETURNING ${DEVICE_COLUMNS}`,
       [id, name],
     );
     return row;
@@ -109,7 +113,7 @@ export class DevicesRepository {
       this.em,
       `UPDATE devices SET status = 'revoked', revoked_at = date_trunc('milliseconds', now()),
          updated_at = date_trunc('milliseconds', now())
-       WHERE id = $1 AND revoked_at IS NULL RETURNING ${DEVICE}`,
+       WHERE id = $1 AND revoked_at IS NULL RETURNING ${DEVICE_COLUMNS}`,
       [id],
     );
     return row ?? null;
@@ -118,7 +122,7 @@ export class DevicesRepository {
   async touch(id: string): Promise<Device> {
     const [row] = await queryRows<Device>(
       this.em,
-      `UPDATE devices SET updated_at = date_trunc('milliseconds', now()) WHERE id = $1 RETURNING ${DEVICE}`,
+      `UPDATE devices SET updated_at = date_trunc('milliseconds', now()) WHERE id = $1 RETURNING ${DEVICE_COLUMNS}`,
       [id],
     );
     return row;
