@@ -15,7 +15,7 @@ import { DEVICE_AUTH_FAILURES_PER_MINUTE, DeviceAuthService } from './device-aut
 import { DeviceSignatureGuard } from './device-signature.guard';
 import type { LastSeenRecorder } from './last-seen.recorder';
 import { NonceOutcome, NonceStore } from './nonce-store';
-import { signRequest, SignOptions } from './signing';
+import { sha256Hex, signRequest, SignOptions } from './signing';
 import { rejected } from '../../test/support/thrown';
 
 interface FakeRequest {
@@ -876,6 +876,81 @@ describe('DeviceSignatureGuard over DeviceAuthService', () => {
       delete req.headers['x-signature'];
 
       await refused(req, 401, ErrorCode.DeviceAuthMalformed);
+    });
+  });
+
+  describe('DeviceAuthService for a forward-auth description (no body seen)', () => {
+    const ORDER = '/api/orders?account=7';
+    const BODY = '{"lots":0.1}';
+
+    function described(sign: SignOptions, headers: Record<string, string> = {}) {
+      return {
+        method: sign.method,
+        target: sign.path,
+        headers: { ...lowerCaseHeaders(signRequest(sign)), ...lowerCaseHeaders(headers) },
+        clientIp: freshIp(),
+      };
+    }
+
+    it('answers the device, taking the body line from X-Content-SHA256', async () => {
+      const { device, secrets } = addDevice();
+      const sign = {
+        deviceId: device.id,
+        secret: secrets[0],
+        method: 'PUT',
+        path: ORDER,
+        body: BODY,
+      };
+
+      const result = await service.authenticate(described(sign));
+
+      expect(result).toEqual({ ok: true, device });
+      expect(mark).toHaveBeenCalledWith(device.id);
+    });
+
+    it('takes the empty body without X-Content-SHA256', async () => {
+      const { device, secrets } = addDevice();
+      const sign = { deviceId: device.id, secret: secrets[0], method: 'DELETE', path: ORDER };
+
+      await expect(service.authenticate(described(sign))).resolves.toMatchObject({ ok: true });
+    });
+
+    it.each([
+      ['a hash of another body', sha256Hex('{"lots":100}'), ErrorCode.InvalidSignature],
+      ['upper-case hex', sha256Hex(BODY).toUpperCase(), ErrorCode.DeviceAuthMalformed],
+      ['not a hash', 'abc', ErrorCode.DeviceAuthMalformed],
+    ])('answers a typed failure, without throwing, for %s', async (_what, hash, code) => {
+      const { device, secrets } = addDevice();
+      const sign = {
+        deviceId: device.id,
+        secret: secrets[0],
+        method: 'PUT',
+        path: ORDER,
+        body: BODY,
+      };
+
+      const result = await service.authenticate(described(sign, { 'X-Content-SHA256': hash }));
+
+      expect(result.ok).toBe(false);
+      if (result.ok) return;
+      expect(result.failure.code).toBe(code);
+      expect(result.failure.toApiError().getStatus()).toBe(401);
+      expect(mark).not.toHaveBeenCalled();
+    });
+  });
+
+  describe('a deletion racing the nonce', () => {
+    it('answers invalid_signature when the nonce store no longer knows the device', async () => {
+      const { device, secrets } = addDevice();
+      jest.spyOn(nonces, 'remember').mockResolvedValueOnce('unknown_device');
+      const req = signedRequest({
+        deviceId: device.id,
+        secret: secrets[0],
+        method: 'GET',
+        path: ME,
+      });
+
+      await refused(req, 401, ErrorCode.InvalidSignature);
     });
   });
 
