@@ -110,6 +110,12 @@ export function ForwardAuthRoute(method: string) {
         '`invalid_signature` or `nonce_replayed`',
     }),
     ApiResponse({
+      status: 413,
+      type: ErrorResponseDto,
+      description:
+        '`payload_too_large`: a body over 4 KiB sent to this endpoint (proxies send none)',
+    }),
+    ApiResponse({
       status: 429,
       type: ErrorResponseDto,
       headers: {
