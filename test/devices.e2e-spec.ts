@@ -25,6 +25,8 @@ const DEVICE_ROUTES: [string, (id: string) => string, object | undefined][] = [
   ['get', (id) => `/api/v1/devices/${id}`, undefined],
   ['patch', (id) => `/api/v1/devices/${id}`, { name: 'hijacked' }],
   ['post', (id) => `/api/v1/devices/${id}/revoke`, undefined],
+  ['post', (id) => `/api/v1/devices/${id}/disable`, undefined],
+  ['post', (id) => `/api/v1/devices/${id}/enable`, undefined],
   ['post', (id) => `/api/v1/devices/${id}/rotate-secret`, { graceSeconds: 60 }],
   ['delete', (id) => `/api/v1/devices/${id}`, undefined],
   ['get', (id) => `/api/v1/devices/${id}/events`, undefined],
