@@ -519,7 +519,8 @@ describe('devices (e2e)', () => {
       ['a 65-character name', { name: 'n'.repeat(65) }],
       ['a control character', { name: 'a\u0007b' }],
       ['a numeric name', { name: 7 }],
-      ['a missing name', {}],
+      ['a null name', { name: null }],
+      ['an empty body', {}],
       ['an unknown field', { name: 'ok', status: 'revoked' }],
     ])('answers 400 validation_failed for %s', async (_, body) => {
       const device = await createDevice(t, owner);

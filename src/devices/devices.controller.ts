@@ -127,7 +127,7 @@ export class DevicesController {
   })
   @ApiOkResponse({ type: DeviceDto })
   @ApiErrors([409, '`device_name_taken`, or `device_revoked`'], 413)
-  update(@OwnedDevice() device: Device, @Body() body: UpdateDeviceDto): Promise<DeviceDto> {
+  updateDevice(@OwnedDevice() device: Device, @Body() body: UpdateDeviceDto): Promise<DeviceDto> {
     return this.devices.update(device, body);
   }
 
@@ -142,7 +142,7 @@ export class DevicesController {
   })
   @ApiNoContentResponse()
   @ApiErrors([409, '`device_revoked`'])
-  async disable(@OwnedDevice() device: Device): Promise<void> {
+  async disableDevice(@OwnedDevice() device: Device): Promise<void> {
     await this.devices.setDisabled(device, true);
   }
 
@@ -156,7 +156,7 @@ export class DevicesController {
   })
   @ApiNoContentResponse()
   @ApiErrors([409, '`device_revoked`'])
-  async enable(@OwnedDevice() device: Device): Promise<void> {
+  async enableDevice(@OwnedDevice() device: Device): Promise<void> {
     await this.devices.setDisabled(device, false);
   }
 
