@@ -1,4 +1,4 @@
-import { normaliseCidr, toNetwork, toUnifiedAddress } from './cidr';
+import { inNetwork, normaliseCidr, toNetwork, toUnifiedAddress } from './cidr';
 
 describe('normaliseCidr', () => {
   it.each([
@@ -59,7 +59,7 @@ describe('normaliseCidr', () => {
 
 describe('toNetwork and toUnifiedAddress: one space for IPv4 and IPv6', () => {
   const within = (address: string, cidr: string) =>
-    toUnifiedAddress(address)!.match(toNetwork(cidr)!);
+    inNetwork(toUnifiedAddress(address)!, toNetwork(cidr)!);
 
   it.each([
     ['1.2.3.4', '1.2.3.0/24', true],
@@ -72,6 +72,16 @@ describe('toNetwork and toUnifiedAddress: one space for IPv4 and IPv6', () => {
     ['1.2.3.4', '0.0.0.0/0', true],
     // ::/0 is every address, IPv4 ones (as mapped addresses) included.
     ['1.2.3.4', '::/0', true],
+    ['2001:db8::', '2001:db8::/128', true],
+    ['2001:db8::1', '2001:db8::/128', false],
+    ['2001:db8:ffff:ffff:ffff:ffff:ffff:ffff', '2001:db8::/32', true],
+    ['2001:db9::', '2001:db8::/32', false],
+    ['1.2.3.255', '1.2.3.0/24', true],
+    ['1.2.4.0', '1.2.3.0/24', false],
+    ['255.255.255.255', '0.0.0.0/0', true],
+    ['ffff::1', '::/0', true],
+    ['8000::', '::/1', false],
+    ['7fff::', '::/1', true],
   ])('%s in %s: %s', (address, cidr, expected) => {
     expect(within(address, cidr)).toBe(expected);
   });

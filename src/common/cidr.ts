@@ -7,8 +7,6 @@ import ipaddr from 'ipaddr.js';
  * `::ffff:1.2.3.0/120` and a client seen as `::ffff:1.2.3.4` all agree.
  */
 
-export type Network = [ipaddr.IPv6, number];
-
 const PREFIX = /^(0|[1-9]\d{0,2})$/;
 const MAPPED_PREFIX = 96;
 
@@ -57,23 +55,50 @@ export function normaliseCidr(text: string): string | null {
   return `${network.toRFC5952String()}/${prefix}`;
 }
 
-/** A network in the unified space, from a CIDR already normalised (or as PostgreSQL prints a cidr). */
+/**
+ * A network in the unified 128-bit space, ready for matching: comparing
+ * BigInts is several times faster than ipaddr.js's `match`, and this runs on
+ * every device request.
+ */
+export interface Network {
+  bits: bigint;
+  mask: bigint;
+}
+
+const ALL_ONES = (1n << 128n) - 1n;
+const MAPPED = 0xffffn << 32n;
+
+/** The address as a 128-bit number; an IPv4 address as its mapped form, without building an IPv6 object. */
+function toBigInt(ip: ipaddr.IPv4 | ipaddr.IPv6): bigint {
+  if (ip.kind() === 'ipv4') {
+    const [a, b, c, d] = (ip as ipaddr.IPv4).octets;
+    return MAPPED | BigInt(((a << 24) >>> 0) + (b << 16) + (c << 8) + d);
+  }
+  return (ip as ipaddr.IPv6).parts.reduce((acc, part) => (acc << 16n) | BigInt(part), 0n);
+}
+
+/** A network from a CIDR already normalised (or as PostgreSQL prints a cidr); null if it is none. */
 export function toNetwork(cidr: string): Network | null {
   const normalised = normaliseCidr(cidr);
   if (!normalised) return null;
   const [ip, prefix] = ipaddr.parseCIDR(normalised);
-  return ip.kind() === 'ipv4'
-    ? [(ip as ipaddr.IPv4).toIPv4MappedAddress(), prefix + MAPPED_PREFIX]
-    : [ip as ipaddr.IPv6, prefix];
+  const bits = ip.kind() === 'ipv4' ? prefix + MAPPED_PREFIX : prefix;
+  const mask = ALL_ONES ^ ((1n << BigInt(128 - bits)) - 1n);
+  return { bits: toBigInt(ip) & mask, mask };
 }
 
 /** A client address (as the socket or X-Forwarded-For gives it) in the unified space; null if it is none. */
-export function toUnifiedAddress(text: string): ipaddr.IPv6 | null {
+export function toUnifiedAddress(text: string): bigint | null {
   let ip: ipaddr.IPv4 | ipaddr.IPv6;
   try {
-    ip = ipaddr.parse(text);
+    // Most clients are IPv4: parse that form first (ipaddr.parse tries IPv6 first).
+    ip = text.includes(':') ? ipaddr.IPv6.parse(text) : ipaddr.IPv4.parse(text);
   } catch {
     return null;
   }
-  return ip.kind() === 'ipv4' ? (ip as ipaddr.IPv4).toIPv4MappedAddress() : (ip as ipaddr.IPv6);
+  return toBigInt(ip);
+}
+
+export function inNetwork(address: bigint, network: Network): boolean {
+  return (address & network.mask) === network.bits;
 }

@@ -1,4 +1,4 @@
-import { type Network, toNetwork, toUnifiedAddress } from '../common/cidr';
+import { inNetwork, type Network, toNetwork, toUnifiedAddress } from '../common/cidr';
 import { ErrorCode } from '../common/error-codes';
 
 /** The policy fields of a device row, as the database returns them. */
@@ -52,8 +52,8 @@ export function checkCredentialPolicy(
 
 function ipAllowed(cidrs: readonly string[], clientIp: string): boolean {
   const address = toUnifiedAddress(clientIp);
-  if (!address) return false;
-  return networksOf(cidrs).some((network) => address.match(network));
+  if (address === null) return false;
+  return networksOf(cidrs).some((network) => inNetwork(address, network));
 }
 
 /**

@@ -95,7 +95,7 @@ export class DevicesService {
         }
         const created = await tx.insert({ id, userId, name, ...policy });
         await tx.insertSecret(id, sealed);
-        // The policy the device started with, where it differs from the default.
+        // The policy fields the owner gave, as stored.
         const shown = policyOf(created);
         const given = POLICY_FIELDS.filter((f) => policyFields[f] !== undefined);
         await tx.insertEvent(id, 'registered', { name, ...pick(shown, given) });
