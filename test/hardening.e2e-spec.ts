@@ -331,3 +331,43 @@ describe('password hashing queue (e2e)', () => {
     expect(res.status).toBe(200);
   });
 });
+
+describe('TRUST_PROXY as a list of proxy addresses (e2e)', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await createTestApp({ env: { TRUST_PROXY: '127.0.0.1,::1' } });
+  });
+  afterAll(() => t.close());
+
+  it('takes the right-most entry no trusted proxy added, whatever the client wrote before it', async () => {
+    const ip = clientIp();
+    const email = newCredentials().email;
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      // A spoofed left-most entry, the client, then a trusted proxy (loopback) that appended it.
+      const forwarded = `203.0.113.${i}, ${ip}, 127.0.0.1`;
+      statuses.push((await login(t, { email, password: `wrong-password-${i}` }, forwarded)).status);
+    }
+    expect(statuses).toEqual([...Array(10).fill(401), 429, 429]);
+  });
+});
+
+describe('TRUST_PROXY unset (e2e)', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await createTestApp({ env: { TRUST_PROXY: undefined } });
+  });
+  afterAll(() => t.close());
+
+  it('ignores X-Forwarded-For: the socket address is the client', async () => {
+    const email = newCredentials().email;
+    const statuses: number[] = [];
+    for (let i = 0; i < 11; i++) {
+      const res = await login(t, { email, password: `wrong-password-${i}` }, clientIp());
+      statuses.push(res.status);
+    }
+    expect(statuses).toEqual([...Array(10).fill(401), 429]);
+  });
+});
