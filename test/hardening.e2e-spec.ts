@@ -272,6 +272,19 @@ describe('hardening (e2e)', () => {
       expect((await login(t, { email: user.email, password: user.password })).status).toBe(200);
     });
 
+    it('does not count attempts refused by the per-e-mail limit against the IP', async () => {
+      const ip = clientIp();
+      const email = newCredentials().email;
+      const statuses: number[] = [];
+      for (let i = 0; i < 55; i++) {
+        const res = await login(t, { email, password: `wrong-password-${i}` }, ip);
+        statuses.push(res.status);
+      }
+      expect(statuses).toEqual([...Array(10).fill(401), ...Array(45).fill(429)]);
+      // Ten failures from this IP, not 55: other e-mails still log in.
+      expect((await login(t, { email: user.email, password: user.password }, ip)).status).toBe(200);
+    });
+
     it('does not count successful logins', async () => {
       const ip = clientIp();
       for (let i = 0; i < 55; i++) {

@@ -55,7 +55,11 @@ export class AuthService {
       pair.count > LOGIN_MAX_FAILURES ? pair.retryAfter : 0,
       perIp.count > LOGIN_MAX_FAILURES_PER_IP ? perIp.retryAfter : 0,
     ];
-    if (Math.max(...exceeded) > 0) throw tooManyRequests(Math.max(...exceeded));
+    if (Math.max(...exceeded) > 0) {
+      // A refused attempt checked no password: it is not one more failure.
+      await Promise.all([this.limits.release(pairKey), this.limits.release(ipKey)]);
+      throw tooManyRequests(Math.max(...exceeded));
+    }
 
     let user: Awaited<ReturnType<UsersRepository['findWithPasswordHash']>>;
     let ok: boolean;
