@@ -392,6 +392,11 @@ describe.each(PROXIES)('forward auth behind a real $name (e2e)', (proxy) => {
     expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
     expect(JSON.parse(res.body)).toMatchObject({ statusCode: 429, code: 'rate_limited' });
     expect(reached(call.path)).toHaveLength(0);
+    // An X-Forwarded-For of its own writing does not make it another client.
+    const spoofed = signed({ from: client });
+    spoofed.headers['X-Forwarded-For'] = '203.0.113.9';
+    expect((await send(port, spoofed)).status).toBe(429);
+    expect(reached(spoofed.path)).toHaveLength(0);
 
     // The proxy's own address is not the client: another device client still passes.
     const other = signed();
