@@ -286,7 +286,7 @@ describe('forward auth: /api/v1/device-auth/verify (e2e)', () => {
         ]),
       );
       expect(Object.keys(op.responses)).toEqual(
-        expect.arrayContaining(['200', '400', '401', '429']),
+        expect.arrayContaining(['200', '400', '401', '413', '429', '503']),
       );
       expect(Object.keys(op.responses['200'].headers ?? {})).toEqual([
         'X-Device-Id',

@@ -8,6 +8,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { Public } from '../auth/public.decorator';
+import { ApiErrors } from '../common/api-docs';
 import { ErrorResponseDto } from '../common/error-response.dto';
 import { DEVICE_AUTH_FAILURES_PER_MINUTE } from './device-auth.service';
 import { DEVICE_SIGNATURE_SCHEME } from './device-auth.decorator';
@@ -95,12 +96,13 @@ export function ForwardAuthRoute(method: string) {
         },
       },
     }),
-    ApiResponse({
-      status: 400,
-      type: ErrorResponseDto,
-      description:
+    ApiErrors(
+      [
+        400,
         '`validation_failed`: no original method or target header, or the two conventions disagree',
-    }),
+      ],
+      [413, '`payload_too_large`: a body over 4 KiB sent to this endpoint (proxies send none)'],
+    ),
     ApiResponse({
       status: 401,
       type: ErrorResponseDto,
@@ -108,12 +110,6 @@ export function ForwardAuthRoute(method: string) {
       description:
         '`device_auth_malformed` (also a malformed X-Content-SHA256), `timestamp_out_of_range`, ' +
         '`invalid_signature` or `nonce_replayed`',
-    }),
-    ApiResponse({
-      status: 413,
-      type: ErrorResponseDto,
-      description:
-        '`payload_too_large`: a body over 4 KiB sent to this endpoint (proxies send none)',
     }),
     ApiResponse({
       status: 429,
