@@ -11,7 +11,7 @@ import { APP_OPTIONS, configureApp, createAdapter } from '../src/app.setup';
 import { LOG_DESTINATION } from '../src/observability/logging';
 
 /** The PostgreSQL server the suites create their databases on; unset: PGlite. */
-const SERVER_URL = process.env.DATABASE_URL;
+export const SERVER_URL = process.env.DATABASE_URL;
 delete process.env.DATABASE_URL;
 
 export const TEST_KEK = randomBytes(32).toString('base64');
