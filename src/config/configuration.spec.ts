@@ -34,6 +34,8 @@ const VARIABLES = [
   'LOG_LEVEL',
   'METRICS_TOKEN',
   'CORS_ORIGINS',
+  'OWNER_REQUESTS_PER_MINUTE',
+  'LOG_FORMAT',
 ];
 
 const JWT_SECRET = randomBytes(48).toString('base64');
@@ -69,15 +71,21 @@ describe('configuration namespaces', () => {
   });
 
   describe('authConfig', () => {
-    it('reads JWT_SECRET and JWT_EXPIRES_IN', () => {
+    it('reads JWT_SECRET, JWT_EXPIRES_IN and OWNER_REQUESTS_PER_MINUTE', () => {
       process.env.JWT_SECRET = JWT_SECRET;
       process.env.JWT_EXPIRES_IN = '120';
-      expect(authConfig()).toEqual({ jwtSecret: JWT_SECRET, jwtExpiresIn: 120 });
+      process.env.OWNER_REQUESTS_PER_MINUTE = '40';
+      expect(authConfig()).toEqual({
+        jwtSecret: JWT_SECRET,
+        jwtExpiresIn: 120,
+        ownerRequestsPerMinute: 40,
+      });
     });
 
-    it('defaults JWT_EXPIRES_IN to 900 seconds', () => {
+    it('defaults JWT_EXPIRES_IN to 900 seconds and OWNER_REQUESTS_PER_MINUTE to 600', () => {
       process.env.JWT_SECRET = JWT_SECRET;
       expect(authConfig().jwtExpiresIn).toBe(900);
+      expect(authConfig().ownerRequestsPerMinute).toBe(600);
     });
 
     it('requires JWT_SECRET in production', () => {
@@ -124,6 +132,12 @@ describe('configuration namespaces', () => {
       process.env.JWT_SECRET = JWT_SECRET;
       process.env.JWT_EXPIRES_IN = value;
       expectNames('JWT_EXPIRES_IN', () => authConfig());
+    });
+
+    it.each(['0', '-5', 'many'])('rejects OWNER_REQUESTS_PER_MINUTE=%p naming it', (value) => {
+      process.env.JWT_SECRET = JWT_SECRET;
+      process.env.OWNER_REQUESTS_PER_MINUTE = value;
+      expectNames('OWNER_REQUESTS_PER_MINUTE', () => authConfig());
     });
   });
 

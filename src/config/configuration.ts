@@ -62,6 +62,7 @@ export const authConfig = registerAs('auth', () => {
   return {
     jwtSecret,
     jwtExpiresIn: int(env, 'JWT_EXPIRES_IN', 900, { min: 1 }),
+    ownerRequestsPerMinute: int(env, 'OWNER_REQUESTS_PER_MINUTE', 600, { min: 1, max: 1_000_000 }),
   };
 });
 
