@@ -1,7 +1,8 @@
+import helmet from '@fastify/helmet';
 import { RequestMethod, ValidationError, ValidationPipe } from '@nestjs/common';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { Logger } from 'nestjs-pino';
+import type { DestinationStream } from 'pino';
 import { badRequest } from './common/api-error';
 import { registerBodyParsers } from './common/body-parsers';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
@@ -11,6 +12,13 @@ import {
   DEVICE_SIGNATURE_DESCRIPTION,
   DEVICE_SIGNATURE_SCHEME,
 } from './device-auth/device-auth.decorator';
+import {
+  createLogger,
+  PinoNestLogger,
+  registerRequestContext,
+  RequestLogController,
+  requestIdOf,
+} from './observability/logging';
 import { MetricsService } from './observability/metrics.service';
 
 export const API_PREFIX = 'api/v1';
@@ -23,13 +31,38 @@ const isDeviceRoute = (url: string) => url.startsWith(DEVICE_ROUTES);
 export const APP_OPTIONS = { bodyParser: false, bufferLogs: true } as const;
 
 /**
+ * Security headers on every response, errors included. The Content Security
+ * Policy is helmet's default (scripts only from this origin, no inline
+ * script, no plugins, no framing by other sites) under which Swagger UI at
+ * /docs works: its scripts are files served from here, its inline styles are
+ * allowed by helmet's `style-src 'unsafe-inline'`. Without
+ * `upgrade-insecure-requests`: TLS ends in front of the service, and a
+ * plain-HTTP /docs on a private address would otherwise load nothing.
+ */
+const SECURITY_HEADERS = {
+  contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
+};
+
+/**
  * The Fastify adapter, shared by main.ts and the e2e suites so both run the
  * same HTTP stack. Bodies are JSON, limited to 16 KiB (4 KiB on device routes).
+ * Logs go to standard output, or to `logDestination` (the e2e suites read them).
  */
-export function createAdapter(): FastifyAdapter {
+export function createAdapter(
+  options: { logDestination?: DestinationStream } = {},
+): FastifyAdapter {
   const cfg = appConfig();
-  const adapter = new FastifyAdapter({ bodyLimit: OWNER_BODY_LIMIT, trustProxy: cfg.trustProxy });
+  const adapter = new FastifyAdapter({
+    bodyLimit: OWNER_BODY_LIMIT,
+    trustProxy: cfg.trustProxy,
+    loggerInstance: createLogger(cfg, options.logDestination),
+    logController: new RequestLogController(),
+    requestIdHeader: false,
+    genReqId: requestIdOf,
+  });
   const fastify = adapter.getInstance();
+  registerRequestContext(fastify);
+  void fastify.register(helmet, SECURITY_HEADERS);
   fastify.addHook('onRoute', (route) => {
     if (isDeviceRoute(route.url)) route.bodyLimit = DEVICE_BODY_LIMIT;
   });
@@ -48,7 +81,7 @@ function flattenErrors(errors: ValidationError[], parent = ''): string[] {
 /** Global pipes, filters, hooks and the OpenAPI document; call before `init()`/`listen()`. */
 export function configureApp(app: NestFastifyApplication): void {
   const cfg = appConfig();
-  app.useLogger(app.get(Logger));
+  app.useLogger(new PinoNestLogger(app.getHttpAdapter().getInstance().log));
   app.setGlobalPrefix(API_PREFIX, {
     exclude: [
       { path: 'health/live', method: RequestMethod.GET },

@@ -8,7 +8,6 @@ import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../src/app.module';
 import { APP_OPTIONS, configureApp, createAdapter } from '../src/app.setup';
-import { LOG_DESTINATION } from '../src/observability/logging';
 
 /** The PostgreSQL server the suites create their databases on; unset: PGlite. */
 export const SERVER_URL = process.env.DATABASE_URL;
@@ -20,6 +19,8 @@ const BASE_ENV: Record<string, string> = {
   JWT_SECRET: randomBytes(32).toString('hex'),
   DEVICE_SECRET_KEK: TEST_KEK,
   LOG_LEVEL: 'info',
+  // JSON lines even when the suites run on a terminal: the suites parse them.
+  LOG_FORMAT: 'json',
   TRUST_PROXY: 'true',
 };
 
@@ -87,12 +88,9 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   }
   const logs: string[] = [];
   try {
-    const moduleRef = await Test.createTestingModule({ imports: [AppModule] })
-      .overrideProvider(LOG_DESTINATION)
-      .useValue({ write: (line: string) => void logs.push(line) })
-      .compile();
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
     const app = moduleRef.createNestApplication<NestFastifyApplication>(
-      createAdapter(),
+      createAdapter({ logDestination: { write: (line: string) => void logs.push(line) } }),
       APP_OPTIONS,
     );
     configureApp(app);

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
 
 /**
  * Suites that need a service the machine may lack declare it at describe
@@ -13,22 +14,29 @@ import { spawnSync } from 'node:child_process';
 
 /** The Redis the suites use unless REDIS_TEST_URL names another. */
 export const REDIS_TEST_URL = process.env.REDIS_TEST_URL ?? 'redis://127.0.0.1:6379';
+/** The browser of the browser checks unless CHROMIUM_PATH names another. */
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-type ServiceName = 'redis' | 'postgres';
+type ServiceName = 'redis' | 'postgres' | 'chromium';
 
 const HOW_TO_PROVIDE: Record<ServiceName, string> = {
   redis: 'start one (`redis-server`) or point REDIS_TEST_URL at one',
   postgres:
     'set DATABASE_URL to a PostgreSQL server the suite may create databases on, ' +
     'e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres',
+  chromium: 'install it (`apt-get install chromium`) or point CHROMIUM_PATH at one',
 };
 
-const LABEL: Record<ServiceName, string> = { redis: 'Redis', postgres: 'PostgreSQL' };
+const LABEL: Record<ServiceName, string> = {
+  redis: 'Redis',
+  postgres: 'PostgreSQL',
+  chromium: 'Chromium',
+};
 
 // Run in a child process so the answer is known synchronously, while Jest
 // collects the suite (a skip cannot be decided later), and so nothing of the
 // probe (sockets, reconnect timers) stays open in the test process.
-const PROBES: Record<ServiceName, string> = {
+const PROBES: Record<Exclude<ServiceName, 'chromium'>, string> = {
   redis: `
     const Redis = require('ioredis');
     const r = new Redis(process.argv[1], { lazyConnect: true, connectTimeout: 2000,
@@ -42,6 +50,14 @@ const PROBES: Record<ServiceName, string> = {
 };
 
 function answers(name: ServiceName, url: string): boolean {
+  if (name === 'chromium') {
+    try {
+      accessSync(url, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  }
   const probe = spawnSync(process.execPath, ['-e', PROBES[name], url], {
     cwd: __dirname,
     stdio: 'ignore',
@@ -52,8 +68,10 @@ function answers(name: ServiceName, url: string): boolean {
 
 function missing(name: ServiceName, url: string | undefined): string | undefined {
   if (!url) return `${LABEL[name]} (not configured)`;
-  if (!answers(name, url)) return `${LABEL[name]} at ${new URL(url).host} (no answer)`;
-  return undefined;
+  if (answers(name, url)) return undefined;
+  return name === 'chromium'
+    ? `${LABEL[name]} at ${url} (not found)`
+    : `${LABEL[name]} at ${new URL(url).host} (no answer)`;
 }
 
 /** `describe` when every service answers, else `describe.skip` (or a failure under CI=true). */

@@ -238,10 +238,16 @@ describe('configuration namespaces', () => {
         trustProxy: false,
         corsOrigins: [],
         logLevel: 'info',
+        logFormat: undefined,
         metricsToken: undefined,
       });
       expect(redisConfig()).toEqual({ url: undefined });
       expect(databaseConfig().url).toBeUndefined();
+    });
+
+    it.each(['json', 'pretty'])('reads LOG_FORMAT=%s', (format) => {
+      process.env.LOG_FORMAT = format;
+      expect(appConfig().logFormat).toBe(format);
     });
 
     it('parses CORS_ORIGINS as a comma-separated list', () => {
@@ -258,6 +264,7 @@ describe('configuration namespaces', () => {
       ['PORT', '70000', appConfig],
       ['TRUST_PROXY', 'perhaps', appConfig],
       ['LOG_LEVEL', 'loud', appConfig],
+      ['LOG_FORMAT', 'xml', appConfig],
       ['DATABASE_URL', 'mysql://h/db', databaseConfig],
       ['REDIS_URL', 'http://cache:6379', redisConfig],
     ])('rejects an invalid %s, naming it', (name, value, factory) => {

@@ -42,6 +42,11 @@ export const appConfig = registerAs('app', () => {
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
       'info',
     ),
+    /** Unset: chosen at start (see chooseLogFormat). */
+    logFormat:
+      str(env, 'LOG_FORMAT') === undefined
+        ? undefined
+        : oneOf(env, 'LOG_FORMAT', ['json', 'pretty'] as const, 'json'),
     metricsToken: str(env, 'METRICS_TOKEN'),
   };
 });
