@@ -1,4 +1,3 @@
-import helmet from '@fastify/helmet';
 import { RequestMethod, ValidationError, ValidationPipe } from '@nestjs/common';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -7,6 +6,7 @@ import { badRequest } from './common/api-error';
 import { registerBodyParsers } from './common/body-parsers';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { ErrorCode } from './common/error-codes';
+import { registerSecurityHeaders } from './common/security-headers';
 import { appConfig } from './config/configuration';
 import {
   DEVICE_SIGNATURE_DESCRIPTION,
@@ -31,19 +31,6 @@ const isDeviceRoute = (url: string) => url.startsWith(DEVICE_ROUTES);
 export const APP_OPTIONS = { bodyParser: false, bufferLogs: true } as const;
 
 /**
- * Security headers on every response, errors included. The Content Security
- * Policy is helmet's default (scripts only from this origin, no inline
- * script, no plugins, no framing by other sites) under which Swagger UI at
- * /docs works: its scripts are files served from here, its inline styles are
- * allowed by helmet's `style-src 'unsafe-inline'`. Without
- * `upgrade-insecure-requests`: TLS ends in front of the service, and a
- * plain-HTTP /docs on a private address would otherwise load nothing.
- */
-const SECURITY_HEADERS = {
-  contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
-};
-
-/**
  * The Fastify adapter, shared by main.ts and the e2e suites so both run the
  * same HTTP stack. Bodies are JSON, limited to 16 KiB (4 KiB on device routes).
  * Logs go to standard output, or to `logDestination` (the e2e suites read them).
@@ -62,7 +49,7 @@ export function createAdapter(
   });
   const fastify = adapter.getInstance();
   registerRequestContext(fastify);
-  void fastify.register(helmet, SECURITY_HEADERS);
+  registerSecurityHeaders(fastify);
   fastify.addHook('onRoute', (route) => {
     if (isDeviceRoute(route.url)) route.bodyLimit = DEVICE_BODY_LIMIT;
   });
