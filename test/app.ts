@@ -12,6 +12,8 @@ import { APP_OPTIONS, configureApp, createAdapter } from '../src/app.setup';
 /** The PostgreSQL server the suites create their databases on; unset: PGlite. */
 export const SERVER_URL = process.env.DATABASE_URL;
 delete process.env.DATABASE_URL;
+/** Whether the suites run on PostgreSQL (DATABASE_URL set), not on the embedded PGlite. */
+export const ON_POSTGRES = Boolean(SERVER_URL);
 
 export const TEST_KEK = randomBytes(32).toString('base64');
 const BASE_ENV: Record<string, string> = {
@@ -21,7 +23,8 @@ const BASE_ENV: Record<string, string> = {
   LOG_LEVEL: 'info',
   // JSON lines even when the suites run on a terminal: the suites parse them.
   LOG_FORMAT: 'json',
-  TRUST_PROXY: 'true',
+  // One proxy in front (the test client): the right-most X-Forwarded-For entry is the client.
+  TRUST_PROXY: '1',
 };
 
 export interface TestApp {

@@ -64,6 +64,8 @@ describe('JwtAuthGuard', () => {
       jwtSecret: 'unused',
       jwtExpiresIn: 900,
       ownerRequestsPerMinute: OWNER_REQUESTS_PER_MINUTE,
+      hashConcurrency: 1,
+      hashQueue: 1,
     });
   });
 
@@ -119,6 +121,13 @@ describe('JwtAuthGuard', () => {
       expect(JSON.stringify((caught as ApiError).getResponse())).not.toMatch(
         /jwt expired|signature/,
       );
+    });
+
+    it('passes a database outage on (the filter makes it a 503), never a 401', () => {
+      const outage = new Error('timeout exceeded when trying to connect');
+      expect(() => guard.handleRequest(outage, false)).toThrow(outage);
+      const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+      expect(() => guard.handleRequest(refused, false)).toThrow(refused);
     });
 
     it('returns the user when there is one and no error', () => {

@@ -27,6 +27,8 @@ export function securityHeaders(options: HelmetOptions = OPTIONS): Record<string
   return headers;
 }
 
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = securityHeaders();
+
 /**
  * Security headers on every response, errors included. Computed once with
  * helmet and set by one hook: `@fastify/helmet` rebuilds helmet from its
@@ -34,9 +36,8 @@ export function securityHeaders(options: HelmetOptions = OPTIONS): Record<string
  * the rest of `GET /health/live`.
  */
 export function registerSecurityHeaders(fastify: FastifyInstance): void {
-  const headers = securityHeaders();
   fastify.addHook('onRequest', (_request, reply, done) => {
-    void reply.headers(headers);
+    void reply.headers(SECURITY_HEADERS);
     done();
   });
 }

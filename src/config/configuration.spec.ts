@@ -36,6 +36,14 @@ const VARIABLES = [
   'CORS_ORIGINS',
   'OWNER_REQUESTS_PER_MINUTE',
   'LOG_FORMAT',
+  'REQUEST_TIMEOUT_MS',
+  'CONNECTION_TIMEOUT_MS',
+  'DATABASE_POOL_TIMEOUT_MS',
+  'DATABASE_STATEMENT_TIMEOUT_MS',
+  'DATABASE_CONNECT_ATTEMPTS',
+  'DATABASE_CONNECT_RETRY_DELAY_MS',
+  'PASSWORD_HASH_CONCURRENCY',
+  'PASSWORD_HASH_QUEUE',
 ];
 
 const JWT_SECRET = randomBytes(48).toString('base64');
@@ -75,7 +83,7 @@ describe('configuration namespaces', () => {
       process.env.JWT_SECRET = JWT_SECRET;
       process.env.JWT_EXPIRES_IN = '120';
       process.env.OWNER_REQUESTS_PER_MINUTE = '40';
-      expect(authConfig()).toEqual({
+      expect(authConfig()).toMatchObject({
         jwtSecret: JWT_SECRET,
         jwtExpiresIn: 120,
         ownerRequestsPerMinute: 40,
@@ -236,13 +244,59 @@ describe('configuration namespaces', () => {
         production: false,
         port: 3000,
         trustProxy: false,
+        requestTimeoutMs: 30_000,
+        connectionTimeoutMs: 60_000,
         corsOrigins: [],
         logLevel: 'info',
         logFormat: undefined,
         metricsToken: undefined,
       });
       expect(redisConfig()).toEqual({ url: undefined });
-      expect(databaseConfig().url).toBeUndefined();
+      expect(databaseConfig()).toMatchObject({
+        url: undefined,
+        poolTimeoutMs: 5000,
+        statementTimeoutMs: 10_000,
+        connectAttempts: 10,
+        connectRetryDelayMs: 3000,
+      });
+      const auth = authConfig();
+      expect(auth.hashConcurrency).toBeGreaterThanOrEqual(1);
+      expect(auth.hashQueue).toBe(16);
+    });
+
+    it.each([
+      ['1', 1],
+      ['2', 2],
+      ['0', false],
+      ['127.0.0.1', ['127.0.0.1']],
+      ['10.0.0.0/8, 192.168.1.7 ,::1,fd00::/8', ['10.0.0.0/8', '192.168.1.7', '::1', 'fd00::/8']],
+      ['loopback,10.0.0.0/255.0.0.0', ['loopback', '10.0.0.0/255.0.0.0']],
+    ])('reads TRUST_PROXY=%s as a hop count or a proxy list', (value, expected) => {
+      process.env.TRUST_PROXY = value;
+      expect(appConfig().trustProxy).toEqual(expected);
+    });
+
+    it.each([
+      'true',
+      'TRUE',
+      'yes',
+      'on',
+      'false',
+      '10.0.0.0/33',
+      '::1/129',
+      'proxy.example',
+      '1.2.3',
+      '1.2.3.4,',
+      '-1',
+      '33',
+    ])('refuses TRUST_PROXY=%s at start, naming the variable', (value) => {
+      process.env.TRUST_PROXY = value;
+      expectNames('TRUST_PROXY', () => appConfig());
+    });
+
+    it('explains why TRUST_PROXY=true is refused', () => {
+      process.env.TRUST_PROXY = 'true';
+      expect(thrown(ConfigError, () => appConfig()).message).toMatch(/choose their own IP/);
     });
 
     it.each(['json', 'pretty'])('reads LOG_FORMAT=%s', (format) => {
@@ -263,6 +317,13 @@ describe('configuration namespaces', () => {
     it.each([
       ['PORT', '70000', appConfig],
       ['TRUST_PROXY', 'perhaps', appConfig],
+      ['REQUEST_TIMEOUT_MS', '10', appConfig],
+      ['CONNECTION_TIMEOUT_MS', 'soon', appConfig],
+      ['DATABASE_POOL_TIMEOUT_MS', '0', databaseConfig],
+      ['DATABASE_STATEMENT_TIMEOUT_MS', '-5', databaseConfig],
+      ['DATABASE_CONNECT_ATTEMPTS', '0', databaseConfig],
+      ['PASSWORD_HASH_CONCURRENCY', '0', authConfig],
+      ['PASSWORD_HASH_QUEUE', 'many', authConfig],
       ['LOG_LEVEL', 'loud', appConfig],
       ['LOG_FORMAT', 'xml', appConfig],
       ['DATABASE_URL', 'mysql://h/db', databaseConfig],
