@@ -14,6 +14,7 @@
  */
 import { parseArgs } from 'node:util';
 import { signRequest } from '../device-auth/signing';
+import { SECRET_PREFIX } from '../devices/device-secret';
 
 const USAGE =
   'usage: npm run device:call -- --id <deviceId> --secret <dvs_…> [--url <base url>] ' +
@@ -44,8 +45,10 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(USAGE);
     return 1;
   }
-  if (!secret.startsWith('dvs_')) {
-    process.stderr.write('The secret is the whole dvs_… string, exactly as it was shown.\n');
+  if (!secret.startsWith(SECRET_PREFIX)) {
+    process.stderr.write(
+      `The secret is the whole ${SECRET_PREFIX}… string, exactly as it was shown.\n`,
+    );
     return 1;
   }
 
