@@ -1,17 +1,14 @@
-import { RequestMethod, ValidationError, ValidationPipe } from '@nestjs/common';
+import { INestApplication, RequestMethod, ValidationError, ValidationPipe } from '@nestjs/common';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { badRequest } from './common/api-error';
 import { registerBodyParsers } from './common/body-parsers';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { ErrorCode } from './common/error-codes';
 import { appConfig } from './config/configuration';
-import {
-  DEVICE_SIGNATURE_DESCRIPTION,
-  DEVICE_SIGNATURE_SCHEME,
-} from './device-auth/device-auth.decorator';
 import { MetricsService } from './observability/metrics.service';
+import { buildOpenApiDocument } from './openapi/openapi';
+import { setupDocs } from './openapi/swagger-ui';
 
 export const API_PREFIX = 'api/v1';
 export const OWNER_BODY_LIMIT = 16 * 1024;
@@ -45,10 +42,8 @@ function flattenErrors(errors: ValidationError[], parent = ''): string[] {
   });
 }
 
-/** Global pipes, filters, hooks and the OpenAPI document; call before `init()`/`listen()`. */
-export function configureApp(app: NestFastifyApplication): void {
-  const cfg = appConfig();
-  app.useLogger(app.get(Logger));
+/** /api/v1 on every route but the operational ones; the OpenAPI generator needs it too. */
+export function setRoutePrefix(app: INestApplication): void {
   app.setGlobalPrefix(API_PREFIX, {
     exclude: [
       { path: 'health/live', method: RequestMethod.GET },
@@ -56,6 +51,13 @@ export function configureApp(app: NestFastifyApplication): void {
       { path: 'metrics', method: RequestMethod.GET },
     ],
   });
+}
+
+/** Global pipes, filters, hooks and the OpenAPI document; call before `init()`/`listen()`. */
+export function configureApp(app: NestFastifyApplication): void {
+  const cfg = appConfig();
+  app.useLogger(app.get(Logger));
+  setRoutePrefix(app);
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,
@@ -83,29 +85,5 @@ export function configureApp(app: NestFastifyApplication): void {
       done();
     });
 
-  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, openApiConfig()), {
-    jsonDocumentUrl: 'docs-json',
-  });
-}
-
-function openApiConfig() {
-  return new DocumentBuilder()
-    .setTitle('Device Registry')
-    .setDescription(
-      'Register the devices that act for you, receive each secret once, and let devices authenticate ' +
-        'with HMAC-SHA256-signed requests. Every error has the body `{statusCode, error, message, code}` ' +
-        'with a stable `code`.',
-    )
-    .setVersion('1.0.0')
-    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
-    .addApiKey(
-      {
-        type: 'apiKey',
-        in: 'header',
-        name: 'X-Signature',
-        description: DEVICE_SIGNATURE_DESCRIPTION,
-      },
-      DEVICE_SIGNATURE_SCHEME,
-    )
-    .build();
+  setupDocs(app, () => buildOpenApiDocument(app));
 }

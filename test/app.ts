@@ -9,6 +9,7 @@ import { DataSource } from 'typeorm';
 import { AppModule } from '../src/app.module';
 import { APP_OPTIONS, configureApp, createAdapter } from '../src/app.setup';
 import { LOG_DESTINATION } from '../src/observability/logging';
+import { recordResponses, recordRoutes } from './coverage/recorder';
 
 /** The PostgreSQL server the suites create their databases on; unset: PGlite. */
 const SERVER_URL = process.env.DATABASE_URL;
@@ -25,6 +26,8 @@ const BASE_ENV: Record<string, string> = {
 
 export interface TestApp {
   app: NestFastifyApplication;
+  /** Every route the HTTP server serves, as `METHOD /path/{param}`. */
+  routes: string[];
   /** For supertest: `request(t.server)`. */
   server: ReturnType<NestFastifyApplication['getHttpServer']>;
   dataSource: DataSource;
@@ -91,22 +94,24 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       .overrideProvider(LOG_DESTINATION)
       .useValue({ write: (line: string) => void logs.push(line) })
       .compile();
-    const app = moduleRef.createNestApplication<NestFastifyApplication>(
-      createAdapter(),
-      APP_OPTIONS,
-    );
+    const adapter = createAdapter();
+    const routes = recordRoutes(adapter.getInstance());
+    const answered = recordResponses(adapter.getInstance());
+    const app = moduleRef.createNestApplication<NestFastifyApplication>(adapter, APP_OPTIONS);
     configureApp(app);
     await app.init();
     await app.getHttpAdapter().getInstance().ready();
     const dataSource = app.get(DataSource);
     return {
       app,
+      routes,
       server: app.getHttpServer(),
       dataSource,
       databaseUrl: (dataSource.options as { url: string }).url,
       logs,
       close: async () => {
         await app.close();
+        answered.save();
         await dropDatabase?.();
         rmSync(dataDir, { recursive: true, force: true });
       },

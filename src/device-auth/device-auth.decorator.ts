@@ -1,5 +1,5 @@
 import { applyDecorators, UseGuards } from '@nestjs/common';
-import { ApiHeader, ApiSecurity } from '@nestjs/swagger';
+import { ApiSecurity } from '@nestjs/swagger';
 import { Public } from '../auth/public.decorator';
 import { ApiErrors } from '../common/api-docs';
 import { DeviceSignatureGuard } from './device-signature.guard';
@@ -7,13 +7,15 @@ import { DeviceSignatureGuard } from './device-signature.guard';
 export const DEVICE_SIGNATURE_SCHEME = 'deviceSignature';
 
 export const DEVICE_SIGNATURE_DESCRIPTION = [
-  'Device requests carry four headers: `X-Device-Id` (the device id), `X-Timestamp` (Unix seconds),',
-  '`X-Nonce` (16–128 characters of `[A-Za-z0-9_-]`, fresh for every request) and `X-Signature`:',
-  'standard base64 of HMAC-SHA256 keyed with the UTF-8 bytes of the device secret (including `dvs_`) over',
-  'six lines joined by `\\n`: METHOD, the request target as sent (path and query), X-Timestamp, X-Nonce,',
-  'X-Device-Id, and the lower-case hex SHA-256 of the raw body (of the empty string without a body).',
+  'Device requests carry these headers (they belong to this scheme, so they are not listed as parameters):',
+  '`X-Device-Id` (the device id), `X-Timestamp` (Unix seconds), `X-Nonce` (16–128 characters of',
+  '`[A-Za-z0-9_-]`, fresh for every request), `X-Content-SHA256` (lower-case hex SHA-256 of the body; optional',
+  "on the registry's own routes, where it must then match the body) and `X-Signature`: standard base64 of",
+  'HMAC-SHA256 keyed with the UTF-8 bytes of the device secret (including `dvs_`) over six lines joined by `\\n`:',
+  'METHOD, the request target as sent (path and query), X-Timestamp, X-Nonce, X-Device-Id, and the',
+  'lower-case hex SHA-256 of the raw body (of the empty string without a body).',
   'Failures are 401 with code `device_auth_malformed`, `timestamp_out_of_range`, `invalid_signature` or',
-  '`nonce_replayed`; after 50 such answers in a minute for one IP or device id, device requests from it',
+  '`nonce_replayed`; after 50 such answers in a minute for one client IP, device requests from that IP',
   'are 429 `rate_limited` until the minute has passed.',
 ].join(' ');
 
@@ -27,21 +29,13 @@ export function DeviceAuth() {
     Public(),
     UseGuards(DeviceSignatureGuard),
     ApiSecurity(DEVICE_SIGNATURE_SCHEME),
-    ApiHeader({ name: 'X-Device-Id', required: true, description: 'The device id (UUID)' }),
-    ApiHeader({ name: 'X-Timestamp', required: true, description: 'Unix time in whole seconds' }),
-    ApiHeader({
-      name: 'X-Nonce',
-      required: true,
-      description: '16–128 characters of [A-Za-z0-9_-], fresh per request',
-    }),
     ApiErrors(
       [
         401,
         '`device_auth_malformed`, `timestamp_out_of_range`, `invalid_signature` (unknown or revoked device, ' +
           'expired previous secret, wrong signature) or `nonce_replayed`',
       ],
-      [413, '`payload_too_large`: body over 4 KiB'],
-      [429, '`rate_limited`: 50 device requests answered 401 in a minute for this IP or device id'],
+      [429, '`rate_limited`: 50 device requests from this client IP answered 401 within a minute'],
     ),
   );
 }

@@ -20,7 +20,7 @@ export class HealthController {
   @Get('live')
   @ApiOperation({ summary: 'Liveness: 200 while the process runs' })
   @ApiOkResponse({ schema: { example: { status: 'ok' } } })
-  live() {
+  getLiveness() {
     return { status: 'ok' };
   }
 
@@ -28,7 +28,7 @@ export class HealthController {
   @HealthCheck()
   @ApiOperation({ summary: 'Readiness: 200 when the database answers, else 503' })
   @ApiServiceUnavailableResponse({ description: 'The database does not answer' })
-  ready() {
+  getReadiness() {
     return this.health.check([() => this.db.pingCheck('database', { timeout: 3000 })]);
   }
 }
