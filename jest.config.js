@@ -28,9 +28,9 @@ module.exports = {
       displayName: 'e2e',
       rootDir: 'test',
       testRegex: '.*\\.e2e-spec\\.ts$',
-      // Compares what the suites answered with openapi.json (test/coverage).
-      globalSetup: '<rootDir>/coverage/global-setup.ts',
-      globalTeardown: '<rootDir>/coverage/global-teardown.ts',
+      // Compares what the suites answered with openapi.json (test/api-coverage).
+      globalSetup: '<rootDir>/api-coverage/global-setup.ts',
+      globalTeardown: '<rootDir>/api-coverage/global-teardown.ts',
       // Two instances on one database need PostgreSQL: an embedded PGlite has a
       // single session, which two instances' connections would share.
       testPathIgnorePatterns: process.env.DATABASE_URL ? [] : ['/multi-instance\\.e2e-spec\\.ts$'],

@@ -9,7 +9,7 @@ import { DataSource } from 'typeorm';
 import { AppModule } from '../src/app.module';
 import { APP_OPTIONS, configureApp, createAdapter } from '../src/app.setup';
 import { LOG_DESTINATION } from '../src/observability/logging';
-import { recordResponses, recordRoutes } from './coverage/recorder';
+import { recordResponses, recordRoutes } from './api-coverage/recorder';
 
 /** The PostgreSQL server the suites create their databases on; unset: PGlite. */
 const SERVER_URL = process.env.DATABASE_URL;
