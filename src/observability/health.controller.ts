@@ -2,11 +2,11 @@ import { Controller, Get } from '@nestjs/common';
 import {
   ApiOkResponse,
   ApiOperation,
-  ApiServiceUnavailableResponse,
   ApiTags,
 } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { Public } from '../auth/public.decorator';
+import { ApiErrors } from '../common/api-docs';
 
 @ApiTags('health')
 @Public()
@@ -27,7 +27,7 @@ export class HealthController {
   @Get('ready')
   @HealthCheck()
   @ApiOperation({ summary: 'Readiness: 200 when the database answers, else 503' })
-  @ApiServiceUnavailableResponse({ description: 'The database does not answer' })
+  @ApiErrors([503, '`service_unavailable`: the database does not answer'])
   getReadiness() {
     return this.health.check([() => this.db.pingCheck('database', { timeout: 3000 })]);
   }

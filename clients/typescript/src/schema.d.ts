@@ -560,17 +560,24 @@ export interface operations {
                 };
             };
             /**
-             * @description The database does not answer
+             * @description `service_unavailable`: the database does not answer
              *
              *     The Health Check is not successful
              */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
-                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "Service Unavailable",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
                     "application/json": {
                         /**
                          * @example error
