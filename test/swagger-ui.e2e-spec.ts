@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
+import { hmac, sha256Hex, signature } from '../src/device-auth/signing';
 import { createTestApp, TestApp } from './app';
 import { newCredentials } from './factories/users';
 
@@ -108,10 +109,78 @@ if (!available) {
     expect(afterCreation.filter((r) => r.includes(device.secret) || r.includes(basic))).toEqual([]);
 
     mkdirSync(SCREENSHOTS, { recursive: true });
-    await page.screenshot({
-      path: join(SCREENSHOTS, 'swagger-ui-device-flow.png'),
-      fullPage: true,
-    });
+    await operation('device', 'getCurrentDevice')
+      .locator('.live-responses-table')
+      .scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(SCREENSHOTS, 'swagger-ui-device-flow.png') });
     expect(problems).toEqual([]);
+  });
+
+  it('signs in the page exactly as the reference signer does, forward-auth descriptions included', async () => {
+    // The session above left the page authorized as a device; read it back.
+    const { id, secret } = await page
+      .evaluate(() => {
+        const w = globalThis as unknown as {
+          ui: { authSelectors: { authorized(): { toJS(): Record<string, { value: object }> } } };
+        };
+        return w.ui.authSelectors.authorized().toJS().deviceSignature.value as {
+          username: string;
+          password: string;
+        };
+      })
+      .then((v) => ({ id: v.username, secret: v.password }));
+    const sign = (req: {
+      url: string;
+      method: string;
+      headers: Record<string, string>;
+      body?: string;
+    }) =>
+      page.evaluate(
+        (r) =>
+          (
+            globalThis as unknown as {
+              deviceRegistrySign(x: typeof r): Promise<typeof r>;
+            }
+          ).deviceRegistrySign(r),
+        req,
+      );
+    const base = await t.app.getUrl();
+
+    const body = '{"equity":1}';
+    const direct = await sign({
+      url: `${base}/api/v1/device/heartbeat?x=1`,
+      method: 'POST',
+      headers: {},
+      body,
+    });
+    const h = direct.headers;
+    expect(h['X-Content-SHA256']).toBe(sha256Hex(body));
+    expect(h['X-Signature']).toBe(
+      signature(secret, {
+        method: 'POST',
+        path: '/api/v1/device/heartbeat?x=1',
+        timestamp: h['X-Timestamp'],
+        nonce: h['X-Nonce'],
+        deviceId: id,
+        body,
+      }),
+    );
+
+    const bodyHash = sha256Hex('{"side":"buy"}');
+    const forwarded = await sign({
+      url: `${base}/api/v1/device/me`,
+      method: 'GET',
+      headers: {
+        'X-Forwarded-Method': 'POST',
+        'X-Forwarded-Uri': '/orders?id=7',
+        'X-Content-SHA256': bodyHash,
+      },
+    });
+    const f = forwarded.headers;
+    const canonical = ['POST', '/orders?id=7', f['X-Timestamp'], f['X-Nonce'], id, bodyHash].join(
+      '\n',
+    );
+    expect(f['X-Signature']).toBe(hmac(secret, canonical).toString('base64'));
+    expect(f['X-Nonce']).toMatch(/^[A-Za-z0-9_-]{24}$/);
   });
 });

@@ -7,7 +7,8 @@
  * A request is signed when the operation it targets (found in the document by
  * method and path template) has the device security scheme and the explorer
  * has authorized that scheme with the device id (user name) and secret
- * (password). The secret never leaves the browser: the Basic credentials that
+ * (password); so a new device route (forward auth's verify endpoint too) is
+ * signed as soon as it is documented. The secret never leaves the browser: the Basic credentials that
  * Swagger UI would send are removed, and X-Device-Id, X-Timestamp, X-Nonce,
  * X-Content-SHA256 (with a body) and X-Signature are set with WebCrypto.
  */
@@ -73,14 +74,22 @@ export function installDeviceSigning(scheme: string): void {
 
     if (req.body != null && typeof req.body !== 'string') req.body = JSON.stringify(req.body);
     const body = (req.body as string | undefined) ?? '';
+    const header = (name: string) =>
+      Object.entries(req.headers).find(([k]) => k.toLowerCase() === name)?.[1] || undefined;
+    // Forward auth: a request that describes another one (X-Forwarded-Method
+    // and -Uri, or nginx's X-Original-*) is signed as that one, over the body
+    // hash given in X-Content-SHA256 (proxies do not pass bodies).
+    const method = header('x-forwarded-method') ?? header('x-original-method') ?? req.method;
+    const target =
+      header('x-forwarded-uri') ?? header('x-original-uri') ?? url.pathname + url.search;
     const timestamp = String(Math.floor(Date.now() / 1000));
     const nonce = base64(globalThis.crypto.getRandomValues(new Uint8Array(18)))
       .replace(/\+/g, '-')
       .replace(/\//g, '_');
-    const bodyHash = hex(await subtle.digest('SHA-256', utf8(body)));
+    const bodyHash = header('x-content-sha256') ?? hex(await subtle.digest('SHA-256', utf8(body)));
     const canonical = [
-      req.method.toUpperCase(),
-      url.pathname + url.search,
+      method.toUpperCase(),
+      target,
       timestamp,
       nonce,
       credentials.username,
@@ -96,7 +105,7 @@ export function installDeviceSigning(scheme: string): void {
     req.headers['X-Device-Id'] = credentials.username;
     req.headers['X-Timestamp'] = timestamp;
     req.headers['X-Nonce'] = nonce;
-    if (body !== '') req.headers['X-Content-SHA256'] = bodyHash;
+    if (body !== '' && !header('x-content-sha256')) req.headers['X-Content-SHA256'] = bodyHash;
     req.headers['X-Signature'] = base64(await subtle.sign('HMAC', key, utf8(canonical)));
     return req;
   };
