@@ -15,7 +15,8 @@ export const DEVICE_SIGNATURE_DESCRIPTION = [
   'METHOD, the request target as sent (path and query), X-Timestamp, X-Nonce, X-Device-Id, and the',
   'lower-case hex SHA-256 of the raw body (of the empty string without a body).',
   'Failures are 401 with code `device_auth_malformed`, `timestamp_out_of_range`, `invalid_signature` or',
-  '`nonce_replayed`; after 50 such answers in a minute for one client IP, device requests from that IP',
+  '`nonce_replayed`, and after a good signature `device_disabled`, `credential_expired` or `ip_not_allowed`;',
+  'after 50 such answers in a minute for one client IP, device requests from that IP',
   'are 429 `rate_limited` until the minute has passed.',
 ].join(' ');
 
@@ -33,7 +34,8 @@ export function DeviceAuth() {
       [
         401,
         '`device_auth_malformed`, `timestamp_out_of_range`, `invalid_signature` (unknown or revoked device, ' +
-          'expired previous secret, wrong signature) or `nonce_replayed`',
+          'expired previous secret, wrong signature) or `nonce_replayed`; once the signature verifies, ' +
+          '`device_disabled`, `credential_expired` or `ip_not_allowed` (outside allowedCidrs)',
       ],
       [429, '`rate_limited`: 50 device requests from this client IP answered 401 within a minute'],
     ),

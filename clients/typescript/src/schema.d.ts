@@ -119,7 +119,7 @@ export interface paths {
         put?: never;
         /**
          * Register a device
-         * @description Returns the device and its secret, with `Location: /api/v1/devices/{id}` and `Cache-Control: no-store`. The secret is shown here once and never again.
+         * @description Returns the device and its secret, with `Location: /api/v1/devices/{id}` and `Cache-Control: no-store`. The secret is shown here once and never again. `expiresAt`, `scopes` and `allowedCidrs` are optional.
          */
         post: operations["registerDevice"];
         delete?: never;
@@ -144,10 +144,50 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Rename a device
-         * @description Renaming to the current name changes nothing.
+         * Rename a device or change its credential policy
+         * @description Give at least one of `name`, `expiresAt`, `scopes`, `allowedCidrs`; absent fields keep their values, `expiresAt: null` removes the expiry. A field equal to its current value changes nothing. Events: `renamed`, and `policy_changed` with the changed policy fields `before` and `after`.
          */
-        patch: operations["renameDevice"];
+        patch: operations["updateDevice"];
+        trace?: never;
+    };
+    "/api/v1/devices/{id}/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Switch a device off
+         * @description Its signed requests are refused with 401 `device_disabled` until it is enabled again; unlike revoke, its secrets are kept. Idempotent: disabledAt keeps its first value. Event: `disabled`.
+         */
+        post: operations["disableDevice"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/devices/{id}/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Switch a disabled device back on
+         * @description The same secrets work again. Idempotent: enabling an enabled device changes nothing. Event: `enabled`.
+         */
+        post: operations["enableDevice"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/devices/{id}/revoke": {
@@ -289,19 +329,46 @@ export interface components {
              * @example MT5 Main
              */
             name: string;
+            /**
+             * Format: date-time
+             * @description When the device's signatures stop working: a future time, at most 5 years ahead, with a time zone. null: never (on PATCH, null removes the expiry).
+             * @example 2027-06-30T00:00:00.000Z
+             */
+            expiresAt?: string | null;
+            /**
+             * @description Up to 32 distinct scopes, each matching `^[a-z][a-z0-9_.:-]{0,63}$`; stored and shown sorted. Routes declare the scopes they need; none are needed by the registry's own device routes.
+             * @example [
+             *       "orders:write",
+             *       "signals.read"
+             *     ]
+             */
+            scopes?: string[];
+            /**
+             * @description Up to 32 IPv4 or IPv6 networks the device may sign requests from; [] means any address. A bare address means /32 or /128. Shown normalised: host bits cleared, IPv6 in RFC 5952 form, an IPv4-mapped IPv6 network (::ffff:1.2.3.0/120) as its IPv4 network (1.2.3.0/24). Entries that are the same network after normalising are refused.
+             * @example [
+             *       "203.0.113.0/24",
+             *       "2001:db8::/48",
+             *       "198.51.100.7/32"
+             *     ]
+             */
+            allowedCidrs?: string[];
         };
         DeviceWithSecretDto: {
             /** Format: uuid */
             id: string;
             /** @example MT5 Main */
             name: string;
-            /** @enum {string} */
-            status: "active" | "revoked";
+            /**
+             * @description Derived from the timestamps: `revoked` (revokedAt set) wins over `expired` (expiresAt reached), `expired` over `disabled` (disabledAt set); otherwise `active`.
+             * @example active
+             * @enum {string}
+             */
+            status: "active" | "disabled" | "expired" | "revoked";
             /** Format: date-time */
             createdAt: string;
             /**
              * Format: date-time
-             * @description Bumped by rename, rotate and revoke.
+             * @description Bumped by every change: rename, policy change, disable, enable, rotate and revoke.
              */
             updatedAt: string;
             /**
@@ -311,6 +378,34 @@ export interface components {
             lastSeenAt: string | null;
             /** Format: date-time */
             revokedAt: string | null;
+            /**
+             * Format: date-time
+             * @description When the device's signatures stop working; null: never.
+             * @example 2027-06-30T00:00:00.000Z
+             */
+            expiresAt: string | null;
+            /**
+             * Format: date-time
+             * @description Set by disable, cleared by enable; while set, signatures are refused.
+             * @example null
+             */
+            disabledAt: string | null;
+            /**
+             * @description Sorted.
+             * @example [
+             *       "orders:write",
+             *       "signals.read"
+             *     ]
+             */
+            scopes: string[];
+            /**
+             * @description Normalised networks the device may sign requests from; [] means any address.
+             * @example [
+             *       "203.0.113.0/24",
+             *       "2001:db8::/48"
+             *     ]
+             */
+            allowedCidrs: string[];
             /**
              * @description The device secret: `dvs_` + base64url of random bytes. Shown in this response only; store it now.
              * @example dvs_3q2-7wq5hT0mYxJc2QeJm6vWcY7WkN8i5m0x3bH3Z5E
@@ -322,13 +417,17 @@ export interface components {
             id: string;
             /** @example MT5 Main */
             name: string;
-            /** @enum {string} */
-            status: "active" | "revoked";
+            /**
+             * @description Derived from the timestamps: `revoked` (revokedAt set) wins over `expired` (expiresAt reached), `expired` over `disabled` (disabledAt set); otherwise `active`.
+             * @example active
+             * @enum {string}
+             */
+            status: "active" | "disabled" | "expired" | "revoked";
             /** Format: date-time */
             createdAt: string;
             /**
              * Format: date-time
-             * @description Bumped by rename, rotate and revoke.
+             * @description Bumped by every change: rename, policy change, disable, enable, rotate and revoke.
              */
             updatedAt: string;
             /**
@@ -338,18 +437,69 @@ export interface components {
             lastSeenAt: string | null;
             /** Format: date-time */
             revokedAt: string | null;
+            /**
+             * Format: date-time
+             * @description When the device's signatures stop working; null: never.
+             * @example 2027-06-30T00:00:00.000Z
+             */
+            expiresAt: string | null;
+            /**
+             * Format: date-time
+             * @description Set by disable, cleared by enable; while set, signatures are refused.
+             * @example null
+             */
+            disabledAt: string | null;
+            /**
+             * @description Sorted.
+             * @example [
+             *       "orders:write",
+             *       "signals.read"
+             *     ]
+             */
+            scopes: string[];
+            /**
+             * @description Normalised networks the device may sign requests from; [] means any address.
+             * @example [
+             *       "203.0.113.0/24",
+             *       "2001:db8::/48"
+             *     ]
+             */
+            allowedCidrs: string[];
         };
         DeviceListDto: {
             items: components["schemas"]["DeviceDto"][];
             /** @description Pass as `cursor` for the next page; null on the last page. */
             nextCursor: string | null;
         };
-        RenameDeviceDto: {
+        UpdateDeviceDto: {
             /**
              * @description Trimmed; 1–64 characters without control characters. Unique among your active devices, ignoring case.
              * @example MT5 Main
              */
-            name: string;
+            name?: string;
+            /**
+             * Format: date-time
+             * @description When the device's signatures stop working: a future time, at most 5 years ahead, with a time zone. null: never (on PATCH, null removes the expiry).
+             * @example 2027-06-30T00:00:00.000Z
+             */
+            expiresAt?: string | null;
+            /**
+             * @description Up to 32 distinct scopes, each matching `^[a-z][a-z0-9_.:-]{0,63}$`; stored and shown sorted. Routes declare the scopes they need; none are needed by the registry's own device routes.
+             * @example [
+             *       "orders:write",
+             *       "signals.read"
+             *     ]
+             */
+            scopes?: string[];
+            /**
+             * @description Up to 32 IPv4 or IPv6 networks the device may sign requests from; [] means any address. A bare address means /32 or /128. Shown normalised: host bits cleared, IPv6 in RFC 5952 form, an IPv4-mapped IPv6 network (::ffff:1.2.3.0/120) as its IPv4 network (1.2.3.0/24). Entries that are the same network after normalising are refused.
+             * @example [
+             *       "203.0.113.0/24",
+             *       "2001:db8::/48",
+             *       "198.51.100.7/32"
+             *     ]
+             */
+            allowedCidrs?: string[];
         };
         RotateSecretDto: {
             /**
@@ -364,13 +514,17 @@ export interface components {
             id: string;
             /** @example MT5 Main */
             name: string;
-            /** @enum {string} */
-            status: "active" | "revoked";
+            /**
+             * @description Derived from the timestamps: `revoked` (revokedAt set) wins over `expired` (expiresAt reached), `expired` over `disabled` (disabledAt set); otherwise `active`.
+             * @example active
+             * @enum {string}
+             */
+            status: "active" | "disabled" | "expired" | "revoked";
             /** Format: date-time */
             createdAt: string;
             /**
              * Format: date-time
-             * @description Bumped by rename, rotate and revoke.
+             * @description Bumped by every change: rename, policy change, disable, enable, rotate and revoke.
              */
             updatedAt: string;
             /**
@@ -380,6 +534,34 @@ export interface components {
             lastSeenAt: string | null;
             /** Format: date-time */
             revokedAt: string | null;
+            /**
+             * Format: date-time
+             * @description When the device's signatures stop working; null: never.
+             * @example 2027-06-30T00:00:00.000Z
+             */
+            expiresAt: string | null;
+            /**
+             * Format: date-time
+             * @description Set by disable, cleared by enable; while set, signatures are refused.
+             * @example null
+             */
+            disabledAt: string | null;
+            /**
+             * @description Sorted.
+             * @example [
+             *       "orders:write",
+             *       "signals.read"
+             *     ]
+             */
+            scopes: string[];
+            /**
+             * @description Normalised networks the device may sign requests from; [] means any address.
+             * @example [
+             *       "203.0.113.0/24",
+             *       "2001:db8::/48"
+             *     ]
+             */
+            allowedCidrs: string[];
             /**
              * @description The device secret: `dvs_` + base64url of random bytes. Shown in this response only; store it now.
              * @example dvs_3q2-7wq5hT0mYxJc2QeJm6vWcY7WkN8i5m0x3bH3Z5E
@@ -395,11 +577,11 @@ export interface components {
             /** Format: uuid */
             id: string;
             /** @enum {string} */
-            type: "registered" | "renamed" | "secret_rotated" | "revoked";
+            type: "registered" | "renamed" | "secret_rotated" | "revoked" | "disabled" | "enabled" | "policy_changed";
             /** Format: date-time */
             at: string;
             /**
-             * @description Event details (a rename has `from` and `to`); never a secret.
+             * @description Event details; never a secret. `renamed`: `from` and `to`; `policy_changed`: `before` and `after`, each holding the changed fields among expiresAt, scopes and allowedCidrs; `registered`: `name` and the policy fields given; `secret_rotated`: `graceSeconds`.
              * @example {
              *       "from": "Laptop",
              *       "to": "Office laptop"
@@ -418,13 +600,17 @@ export interface components {
             id: string;
             /** @example MT5 Main */
             name: string;
-            /** @enum {string} */
-            status: "active" | "revoked";
+            /**
+             * @description Derived from the timestamps: `revoked` (revokedAt set) wins over `expired` (expiresAt reached), `expired` over `disabled` (disabledAt set); otherwise `active`.
+             * @example active
+             * @enum {string}
+             */
+            status: "active" | "disabled" | "expired" | "revoked";
             /** Format: date-time */
             createdAt: string;
             /**
              * Format: date-time
-             * @description Bumped by rename, rotate and revoke.
+             * @description Bumped by every change: rename, policy change, disable, enable, rotate and revoke.
              */
             updatedAt: string;
             /**
@@ -434,6 +620,34 @@ export interface components {
             lastSeenAt: string | null;
             /** Format: date-time */
             revokedAt: string | null;
+            /**
+             * Format: date-time
+             * @description When the device's signatures stop working; null: never.
+             * @example 2027-06-30T00:00:00.000Z
+             */
+            expiresAt: string | null;
+            /**
+             * Format: date-time
+             * @description Set by disable, cleared by enable; while set, signatures are refused.
+             * @example null
+             */
+            disabledAt: string | null;
+            /**
+             * @description Sorted.
+             * @example [
+             *       "orders:write",
+             *       "signals.read"
+             *     ]
+             */
+            scopes: string[];
+            /**
+             * @description Normalised networks the device may sign requests from; [] means any address.
+             * @example [
+             *       "203.0.113.0/24",
+             *       "2001:db8::/48"
+             *     ]
+             */
+            allowedCidrs: string[];
             /**
              * Format: uuid
              * @description The owner of the device
@@ -997,7 +1211,8 @@ export interface operations {
                 limit?: number;
                 /** @description Opaque; the `nextCursor` of the previous page. */
                 cursor?: string;
-                status?: "active" | "revoked";
+                /** @description Only devices with this status (revoked wins over expired, expired over disabled). */
+                status?: "active" | "disabled" | "expired" | "revoked";
             };
             header?: never;
             path?: never;
@@ -1537,7 +1752,7 @@ export interface operations {
             };
         };
     };
-    renameDevice: {
+    updateDevice: {
         parameters: {
             query?: never;
             header?: never;
@@ -1549,7 +1764,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["RenameDeviceDto"];
+                "application/json": components["schemas"]["UpdateDeviceDto"];
             };
         };
         responses: {
@@ -1722,6 +1937,330 @@ export interface operations {
                         statusCode?: 415;
                         /** @enum {string} */
                         code: "unsupported_media_type";
+                    };
+                };
+            };
+            /** @description `rate_limited`: more than OWNER_REQUESTS_PER_MINUTE requests of this user in a minute */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Too many requests, try again later",
+                     *       "code": "rate_limited"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 429;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    };
+                };
+            };
+        };
+    };
+    disableDevice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Device id */
+                id: unknown;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `validation_failed`: the id is not a UUID, or the body is invalid */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "name must be 1 to 64 characters long"
+                     *       ],
+                     *       "code": "validation_failed"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 400;
+                        /** @enum {string} */
+                        code: "validation_failed";
+                    };
+                };
+            };
+            /** @description Missing, malformed, expired or revoked access token (`unauthorized`) */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Unauthorized",
+                     *       "code": "unauthorized"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 401;
+                        /** @enum {string} */
+                        code: "unauthorized";
+                    };
+                };
+            };
+            /** @description `forbidden`: the device belongs to another user */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "error": "Forbidden",
+                     *       "message": "Forbidden",
+                     *       "code": "forbidden"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 403;
+                        /** @enum {string} */
+                        code: "forbidden";
+                    };
+                };
+            };
+            /** @description `device_not_found` */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "Device not found",
+                     *       "code": "device_not_found"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 404;
+                        /** @enum {string} */
+                        code: "device_not_found";
+                    };
+                };
+            };
+            /** @description `device_revoked` */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "error": "Conflict",
+                     *       "message": "The device is revoked",
+                     *       "code": "device_revoked"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 409;
+                        /** @enum {string} */
+                        code: "device_revoked";
+                    };
+                };
+            };
+            /** @description `rate_limited`: more than OWNER_REQUESTS_PER_MINUTE requests of this user in a minute */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Too many requests, try again later",
+                     *       "code": "rate_limited"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 429;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    };
+                };
+            };
+        };
+    };
+    enableDevice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Device id */
+                id: unknown;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `validation_failed`: the id is not a UUID, or the body is invalid */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "name must be 1 to 64 characters long"
+                     *       ],
+                     *       "code": "validation_failed"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 400;
+                        /** @enum {string} */
+                        code: "validation_failed";
+                    };
+                };
+            };
+            /** @description Missing, malformed, expired or revoked access token (`unauthorized`) */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Unauthorized",
+                     *       "code": "unauthorized"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 401;
+                        /** @enum {string} */
+                        code: "unauthorized";
+                    };
+                };
+            };
+            /** @description `forbidden`: the device belongs to another user */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "error": "Forbidden",
+                     *       "message": "Forbidden",
+                     *       "code": "forbidden"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 403;
+                        /** @enum {string} */
+                        code: "forbidden";
+                    };
+                };
+            };
+            /** @description `device_not_found` */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "Device not found",
+                     *       "code": "device_not_found"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 404;
+                        /** @enum {string} */
+                        code: "device_not_found";
+                    };
+                };
+            };
+            /** @description `device_revoked` */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "error": "Conflict",
+                     *       "message": "The device is revoked",
+                     *       "code": "device_revoked"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 409;
+                        /** @enum {string} */
+                        code: "device_revoked";
                     };
                 };
             };
@@ -2269,7 +2808,7 @@ export interface operations {
                     "application/json": components["schemas"]["DeviceSelfDto"];
                 };
             };
-            /** @description `device_auth_malformed`, `timestamp_out_of_range`, `invalid_signature` (unknown or revoked device, expired previous secret, wrong signature) or `nonce_replayed` */
+            /** @description `device_auth_malformed`, `timestamp_out_of_range`, `invalid_signature` (unknown or revoked device, expired previous secret, wrong signature) or `nonce_replayed`; once the signature verifies, `device_disabled`, `credential_expired` or `ip_not_allowed` (outside allowedCidrs) */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2288,7 +2827,7 @@ export interface operations {
                         /** @enum {integer} */
                         statusCode?: 401;
                         /** @enum {string} */
-                        code: "device_auth_malformed" | "timestamp_out_of_range" | "invalid_signature" | "nonce_replayed";
+                        code: "device_auth_malformed" | "timestamp_out_of_range" | "invalid_signature" | "nonce_replayed" | "device_disabled" | "credential_expired" | "ip_not_allowed";
                     };
                 };
             };
@@ -2365,7 +2904,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `device_auth_malformed`, `timestamp_out_of_range`, `invalid_signature` (unknown or revoked device, expired previous secret, wrong signature) or `nonce_replayed` */
+            /** @description `device_auth_malformed`, `timestamp_out_of_range`, `invalid_signature` (unknown or revoked device, expired previous secret, wrong signature) or `nonce_replayed`; once the signature verifies, `device_disabled`, `credential_expired` or `ip_not_allowed` (outside allowedCidrs) */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2384,7 +2923,7 @@ export interface operations {
                         /** @enum {integer} */
                         statusCode?: 401;
                         /** @enum {string} */
-                        code: "device_auth_malformed" | "timestamp_out_of_range" | "invalid_signature" | "nonce_replayed";
+                        code: "device_auth_malformed" | "timestamp_out_of_range" | "invalid_signature" | "nonce_replayed" | "device_disabled" | "credential_expired" | "ip_not_allowed";
                     };
                 };
             };
