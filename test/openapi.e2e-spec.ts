@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { PoolClient } from 'pg';
 import request from 'supertest';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
 import { generateOpenApi } from '../src/cli/openapi';
 import { ErrorCode } from '../src/common/error-codes';
 import { signRequest } from '../src/device-auth/signing';
@@ -109,12 +111,13 @@ describe('OpenAPI document (e2e)', () => {
     }
   });
 
-  it('lists known codes on every error response, Retry-After on 429, X-Request-Id everywhere', () => {
+  it('lists known codes on every error response, Retry-After on 429 and 503, X-Request-Id everywhere', () => {
     const known = Object.values(ErrorCode) as unknown[];
     for (const o of operations) {
       for (const [status, response] of Object.entries(o.op.responses)) {
         expect(response.headers?.['X-Request-Id']).toBeDefined();
-        if (status === '429') expect(response.headers?.['Retry-After']).toBeDefined();
+        if (status === '429' || status === '503')
+          expect(response.headers?.['Retry-After']).toBeDefined();
         if (Number(status) < 400) continue;
         const codes = documentedCodes(o, Number(status));
         expect({ route: `${o.name} ${status}`, listed: codes.length > 0 }).toEqual({
@@ -263,6 +266,58 @@ describe('documented errors of every route (e2e)', () => {
       });
       expectDocumentedError(o, res, 429, 'rate_limited');
       expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+    }
+  });
+});
+
+/** 503 service_unavailable with Retry-After on every route that documents it, while no connection is free. */
+describe('documented 503 of every route (e2e)', () => {
+  let t: TestApp;
+  let owner: TestUser;
+  let device: TestDevice;
+  const held: PoolClient[] = [];
+
+  beforeAll(async () => {
+    t = await createTestApp({ env: { DATABASE_POOL_TIMEOUT_MS: '300' } });
+    owner = await registerUser(t);
+    device = await createDevice(t, owner);
+  });
+  afterAll(async () => {
+    for (const c of held.splice(0)) c.release();
+    await t.close();
+  });
+
+  /** A body made of the examples the document shows. */
+  const exampleBody = (o: Op) => {
+    const ref = o.op.requestBody?.content['application/json']?.schema.$ref;
+    const schema = ref ? doc.components.schemas[ref.split('/').pop()!] : undefined;
+    return Object.fromEntries(
+      Object.entries(schema?.properties ?? {}).map(([k, p]) => [k, p.example]),
+    );
+  };
+
+  it('answers 503 service_unavailable with Retry-After on every route that documents it', async () => {
+    const pool = (t.dataSource.driver as PostgresDriver).master as {
+      options: { max: number };
+      connect(): Promise<PoolClient>;
+    };
+    for (let i = 0; i < pool.options.max; i++) held.push(await pool.connect());
+    const routes = operations.filter((o) => documents(o, 503));
+    expect(routes.length).toBeGreaterThan(0);
+    for (const o of routes) {
+      const method = o.method as 'get' | 'post' | 'patch' | 'delete';
+      let req;
+      if (isDeviceRoute(o)) {
+        req = signedRequest(t, device, { method: o.method.toUpperCase() as 'GET', path: o.path });
+      } else {
+        req = request(t.server)[method](fill(o, device.id)).set('X-Forwarded-For', clientIp());
+        if (isOwnerRoute(o)) req = req.set(owner.auth);
+        else if (o.op.requestBody) req = req.send(exampleBody(o));
+      }
+      const res = await req;
+      expect({ route: o.name, status: res.status }).toEqual({ route: o.name, status: 503 });
+      expectDocumentedError(o, res, 503, 'service_unavailable');
+      expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     }
   });
 });

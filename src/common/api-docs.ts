@@ -13,7 +13,11 @@ const DESCRIPTIONS: Record<number, string> = {
   413: 'Request body too large (`payload_too_large`)',
   415: 'A body that is not application/json (`unsupported_media_type`)',
   429: 'Rate limited (`rate_limited`); retry after `Retry-After` seconds',
-  503: 'Not ready (`service_unavailable`)',
+  408: 'The request did not arrive within REQUEST_TIMEOUT_MS (`request_timeout`)',
+  431: 'Request headers too large (`headers_too_large`)',
+  503:
+    'The database did not answer in time (`service_unavailable`); retry after `Retry-After` seconds. ' +
+    'Never a 401 or a 500 for that: a valid token stays valid.',
 };
 
 /** What `message` says for each code, for the examples. */
@@ -87,12 +91,21 @@ export function errorResponse(
   };
 }
 
+type ErrorStatus = number | [number, string];
+
 /**
  * Documents the contract's error body for each listed status. A description
  * names the possible codes in back quotes; without a description the
- * status's usual one applies.
+ * status's usual one applies. Every route that reaches the database can
+ * answer 503 `service_unavailable`, so it is documented on each unless listed.
  */
-export function ApiErrors(...statuses: (number | [number, string])[]) {
+export function ApiErrors(...statuses: ErrorStatus[]) {
+  const listed = statuses.map((s) => (Array.isArray(s) ? s[0] : s));
+  return ApiErrorsWithoutDatabase(...(listed.includes(503) ? statuses : [...statuses, 503]));
+}
+
+/** ApiErrors for a route that never touches the database (no 503). */
+export function ApiErrorsWithoutDatabase(...statuses: ErrorStatus[]) {
   return applyDecorators(
     ...statuses.map((s) => {
       const [status, description] = Array.isArray(s) ? s : [s, DESCRIPTIONS[s] ?? STATUS_CODES[s]!];

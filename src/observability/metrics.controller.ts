@@ -1,6 +1,6 @@
 import { Controller, Get, Headers, Inject, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
-import { ApiErrors } from '../common/api-docs';
+import { ApiErrorsWithoutDatabase } from '../common/api-docs';
 import type { FastifyReply } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
 import { Public } from '../auth/public.decorator';
@@ -36,7 +36,10 @@ export class MetricsController {
       'text/plain': { schema: { type: 'string' }, example: 'devices_registered_total 3\n' },
     },
   })
-  @ApiErrors([401, '`unauthorized`: METRICS_TOKEN is set and the request does not carry it'])
+  @ApiErrorsWithoutDatabase([
+    401,
+    '`unauthorized`: METRICS_TOKEN is set and the request does not carry it',
+  ])
   async getMetrics(
     @Headers('authorization') authorization: string | undefined,
     @Res() reply: FastifyReply,

@@ -118,7 +118,8 @@ export function finishDocument(doc: OpenAPIObject): OpenAPIObject {
       }
       for (const [status, response] of Object.entries(op.responses) as [string, ResponseObject][]) {
         response.headers = { ...response.headers, 'X-Request-Id': headerRef('X-Request-Id') };
-        if (status === '429') response.headers['Retry-After'] = headerRef('Retry-After');
+        if (status === '429' || status === '503')
+          response.headers['Retry-After'] = headerRef('Retry-After');
       }
       op.responses = Object.fromEntries(
         Object.entries(op.responses).sort(([a], [b]) => a.localeCompare(b)),

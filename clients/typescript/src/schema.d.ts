@@ -290,7 +290,7 @@ export interface components {
     schemas: {
         CredentialsDto: {
             /**
-             * @description Trimmed and lower-cased.
+             * @description Trimmed, lower-cased and normalised to Unicode NFC.
              * @example ada@example.com
              */
             email: string;
@@ -325,7 +325,7 @@ export interface components {
         };
         CreateDeviceDto: {
             /**
-             * @description Trimmed; 1–64 characters without control characters. Unique among your active devices, ignoring case.
+             * @description Trimmed and normalised to Unicode NFC; 1–64 characters without control characters or lone surrogates. Unique among your active devices, ignoring case.
              * @example MT5 Main
              */
             name: string;
@@ -473,7 +473,7 @@ export interface components {
         };
         UpdateDeviceDto: {
             /**
-             * @description Trimmed; 1–64 characters without control characters. Unique among your active devices, ignoring case.
+             * @description Trimmed and normalised to Unicode NFC; 1–64 characters without control characters or lone surrogates. Unique among your active devices, ignoring case.
              * @example MT5 Main
              */
             name?: string;
@@ -723,6 +723,7 @@ export interface operations {
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -905,7 +906,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `rate_limited`: more than 20 registrations from one IP in an hour */
+            /** @description `rate_limited`: more than 20 registrations from one IP in an hour, or the password-hashing queue is full */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -926,6 +927,30 @@ export interface operations {
                         statusCode?: 429;
                         /** @enum {string} */
                         code: "rate_limited";
+                    };
+                };
+            };
+            /** @description The database did not answer in time (`service_unavailable`); retry after `Retry-After` seconds. Never a 401 or a 500 for that: a valid token stays valid. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "Service Unavailable",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 503;
+                        /** @enum {string} */
+                        code: "service_unavailable";
                     };
                 };
             };
@@ -1047,7 +1072,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `rate_limited`: 10 failed attempts for this IP and e-mail within 15 minutes */
+            /** @description `rate_limited`: 10 failed attempts for this IP and e-mail, or 50 from this IP, within 15 minutes; or the password-hashing queue is full (`Retry-After: 1`) */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1068,6 +1093,30 @@ export interface operations {
                         statusCode?: 429;
                         /** @enum {string} */
                         code: "rate_limited";
+                    };
+                };
+            };
+            /** @description The database did not answer in time (`service_unavailable`); retry after `Retry-After` seconds. Never a 401 or a 500 for that: a valid token stays valid. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "Service Unavailable",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 503;
+                        /** @enum {string} */
+                        code: "service_unavailable";
                     };
                 };
             };
@@ -1301,6 +1350,30 @@ export interface operations {
                     };
                 };
             };
+            /** @description The database did not answer in time (`service_unavailable`); retry after `Retry-After` seconds. Never a 401 or a 500 for that: a valid token stays valid. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "Service Unavailable",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 503;
+                        /** @enum {string} */
+                        code: "service_unavailable";
+                    };
+                };
+            };
         };
     };
     registerDevice: {
@@ -1470,6 +1543,30 @@ export interface operations {
                     };
                 };
             };
+            /** @description The database did not answer in time (`service_unavailable`); retry after `Retry-After` seconds. Never a 401 or a 500 for that: a valid token stays valid. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "Service Unavailable",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 503;
+                        /** @enum {string} */
+                        code: "service_unavailable";
+                    };
+                };
+            };
         };
     };
     getDevice: {
@@ -1611,6 +1708,30 @@ export interface operations {
                     };
                 };
             };
+            /** @description The database did not answer in time (`service_unavailable`); retry after `Retry-After` seconds. Never a 401 or a 500 for that: a valid token stays valid. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "Service Unavailable",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 503;
+                        /** @enum {string} */
+                        code: "service_unavailable";
+                    };
+                };
+            };
         };
     };
     deleteDevice: {
@@ -1747,6 +1868,30 @@ export interface operations {
                         statusCode?: 429;
                         /** @enum {string} */
                         code: "rate_limited";
+                    };
+                };
+            };
+            /** @description The database did not answer in time (`service_unavailable`); retry after `Retry-After` seconds. Never a 401 or a 500 for that: a valid token stays valid. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "Service Unavailable",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 503;
+                        /** @enum {string} */
+                        code: "service_unavailable";
                     };
                 };
             };
@@ -1964,6 +2109,34 @@ export interface operations {
                     };
                 };
             };
+            /**
+             * @description The database did not answer in time (`service_unavailable`); retry after `Retry-After` seconds. Never a 401 or a 500 for that: a valid token stays valid.
+             *
+             *     The database did not answer in time (`service_unavailable`); retry after `Retry-After` seconds. Never a 401 or a 500 for that: a valid token stays valid.
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "Service Unavailable",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 503;
+                        /** @enum {string} */
+                        code: "service_unavailable";
+                    };
+                };
+            };
         };
     };
     disableDevice: {
@@ -2123,6 +2296,34 @@ export interface operations {
                         statusCode?: 429;
                         /** @enum {string} */
                         code: "rate_limited";
+                    };
+                };
+            };
+            /**
+             * @description The database did not answer in time (`service_unavailable`); retry after `Retry-After` seconds. Never a 401 or a 500 for that: a valid token stays valid.
+             *
+             *     The database did not answer in time (`service_unavailable`); retry after `Retry-After` seconds. Never a 401 or a 500 for that: a valid token stays valid.
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "Service Unavailable",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 503;
+                        /** @enum {string} */
+                        code: "service_unavailable";
                     };
                 };
             };
@@ -2288,6 +2489,34 @@ export interface operations {
                     };
                 };
             };
+            /**
+             * @description The database did not answer in time (`service_unavailable`); retry after `Retry-After` seconds. Never a 401 or a 500 for that: a valid token stays valid.
+             *
+             *     The database did not answer in time (`service_unavailable`); retry after `Retry-After` seconds. Never a 401 or a 500 for that: a valid token stays valid.
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "Service Unavailable",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 503;
+                        /** @enum {string} */
+                        code: "service_unavailable";
+                    };
+                };
+            };
         };
     };
     revokeDevice: {
@@ -2424,6 +2653,30 @@ export interface operations {
                         statusCode?: 429;
                         /** @enum {string} */
                         code: "rate_limited";
+                    };
+                };
+            };
+            /** @description The database did not answer in time (`service_unavailable`); retry after `Retry-After` seconds. Never a 401 or a 500 for that: a valid token stays valid. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "Service Unavailable",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 503;
+                        /** @enum {string} */
+                        code: "service_unavailable";
                     };
                 };
             };
@@ -2643,6 +2896,34 @@ export interface operations {
                     };
                 };
             };
+            /**
+             * @description The database did not answer in time (`service_unavailable`); retry after `Retry-After` seconds. Never a 401 or a 500 for that: a valid token stays valid.
+             *
+             *     The database did not answer in time (`service_unavailable`); retry after `Retry-After` seconds. Never a 401 or a 500 for that: a valid token stays valid.
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "Service Unavailable",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 503;
+                        /** @enum {string} */
+                        code: "service_unavailable";
+                    };
+                };
+            };
         };
     };
     listDeviceEvents: {
@@ -2788,6 +3069,30 @@ export interface operations {
                     };
                 };
             };
+            /** @description The database did not answer in time (`service_unavailable`); retry after `Retry-After` seconds. Never a 401 or a 500 for that: a valid token stays valid. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "Service Unavailable",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 503;
+                        /** @enum {string} */
+                        code: "service_unavailable";
+                    };
+                };
+            };
         };
     };
     getCurrentDevice: {
@@ -2852,6 +3157,30 @@ export interface operations {
                         statusCode?: 429;
                         /** @enum {string} */
                         code: "rate_limited";
+                    };
+                };
+            };
+            /** @description The database did not answer in time (`service_unavailable`); retry after `Retry-After` seconds. Never a 401 or a 500 for that: a valid token stays valid. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "Service Unavailable",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 503;
+                        /** @enum {string} */
+                        code: "service_unavailable";
                     };
                 };
             };
@@ -2994,6 +3323,34 @@ export interface operations {
                         statusCode?: 429;
                         /** @enum {string} */
                         code: "rate_limited";
+                    };
+                };
+            };
+            /**
+             * @description The database did not answer in time (`service_unavailable`); retry after `Retry-After` seconds. Never a 401 or a 500 for that: a valid token stays valid.
+             *
+             *     The database did not answer in time (`service_unavailable`); retry after `Retry-After` seconds. Never a 401 or a 500 for that: a valid token stays valid.
+             */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "Service Unavailable",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 503;
+                        /** @enum {string} */
+                        code: "service_unavailable";
                     };
                 };
             };
