@@ -317,7 +317,11 @@ describe('documented 503 of every route (e2e)', () => {
       const res = await req;
       expect({ route: o.name, status: res.status }).toEqual({ route: o.name, status: 503 });
       expectDocumentedError(o, res, 503, 'service_unavailable');
-      expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      const retryAfter = Number(res.headers['retry-after']);
+      expect({ route: o.name, retryAfter: retryAfter >= 1 }).toEqual({
+        route: o.name,
+        retryAfter: true,
+      });
     }
   });
 });
