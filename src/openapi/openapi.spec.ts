@@ -37,7 +37,7 @@ describe('OpenAPI document rules', () => {
       },
     });
     const owned = doc.paths['/owned'].get!;
-    expect(Object.keys(owned.responses)).toEqual(['401', '429']);
+    expect(Object.keys(owned.responses)).toEqual(['401', '429', '503']);
     expect(codeEnum(doc, '/owned', 'get', 429)).toEqual(['rate_limited']);
     expect(owned.responses['429']).toMatchObject({
       headers: { 'Retry-After': { $ref: '#/components/headers/Retry-After' } },

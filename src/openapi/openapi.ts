@@ -39,7 +39,9 @@ function config() {
       'Register the devices that act for you, receive each secret once, and let devices authenticate ' +
         'with HMAC-SHA256-signed requests. Every error has the body `{statusCode, error, message, code}` ' +
         'with a stable `code`; each error response lists the codes it can carry. Every response carries ' +
-        '`X-Request-Id`, the id of the request in the service log.',
+        '`X-Request-Id`, the id of the request in the service log. Whatever the route, a request HTTP refuses ' +
+        'is answered 400 `validation_failed` (an HTTP/1.1 request without Host), 408 `request_timeout` or ' +
+        '431 `headers_too_large`, with the same body.',
     )
     .setVersion('1.0.0')
     .setLicense('MIT', 'https://opensource.org/license/mit')
@@ -105,6 +107,12 @@ export function finishDocument(doc: OpenAPIObject): OpenAPIObject {
       const schemes = (op.security ?? doc.security ?? []).flatMap((s) => Object.keys(s));
       if (schemes.includes(BEARER_SCHEME)) {
         addError(op, 401, 'Missing, malformed, expired or revoked access token (`unauthorized`)');
+        // The guard looks the token's user up, so every owner route reaches the database.
+        addError(
+          op,
+          503,
+          '`service_unavailable`: the database did not answer in time (never a 401 for that)',
+        );
         addError(
           op,
           429,
