@@ -1,3 +1,4 @@
+import type { Type } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomBytes } from 'node:crypto';
@@ -45,6 +46,8 @@ export interface TestAppOptions {
   /** Join an existing database (a second instance) instead of creating one. */
   databaseUrl?: string;
   env?: Record<string, string | undefined>;
+  /** Test-only modules mounted beside AppModule (e.g. a controller with @DeviceAuth()). */
+  imports?: Type[];
 }
 
 async function admin<T>(work: (c: Client) => Promise<T>): Promise<T> {
@@ -93,7 +96,9 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   }
   const logs: string[] = [];
   try {
-    const moduleRef = await Test.createTestingModule({ imports: [AppModule] })
+    const moduleRef = await Test.createTestingModule({
+      imports: [AppModule, ...(options.imports ?? [])],
+    })
       .overrideProvider(LOG_DESTINATION)
       .useValue({ write: (line: string) => void logs.push(line) })
       .compile();

@@ -2,6 +2,8 @@ import { applyDecorators, UseGuards } from '@nestjs/common';
 import { ApiSecurity } from '@nestjs/swagger';
 import { Public } from '../auth/public.decorator';
 import { ApiErrors } from '../common/api-docs';
+import { DEVICE_AUTH_FAILURES_PER_MINUTE } from './device-auth.service';
+import { DeviceRoute } from './device-route';
 import { DeviceSignatureGuard } from './device-signature.guard';
 
 export const DEVICE_SIGNATURE_SCHEME = 'deviceSignature';
@@ -23,21 +25,27 @@ export const DEVICE_SIGNATURE_DESCRIPTION = [
 /**
  * Protects a route with device authentication instead of the owner JWT; the
  * handler receives the device through @CurrentDevice(). Any module that
- * imports DeviceAuthModule can use it.
+ * imports DeviceAuthModule can use it. The route becomes a device route
+ * (DeviceRoute): 4 KiB body limit, authentication before body errors.
  */
 export function DeviceAuth() {
   return applyDecorators(
     Public(),
+    DeviceRoute(),
     UseGuards(DeviceSignatureGuard),
     ApiSecurity(DEVICE_SIGNATURE_SCHEME),
     ApiErrors(
       [
         401,
         '`device_auth_malformed`, `timestamp_out_of_range`, `invalid_signature` (unknown or revoked device, ' +
-          'expired previous secret, wrong signature) or `nonce_replayed`; once the signature verifies, ' +
-          '`device_disabled`, `credential_expired` or `ip_not_allowed` (outside allowedCidrs)',
+          "expired previous secret, wrong signature, X-Content-SHA256 not the body's) or `nonce_replayed`; " +
+          'once the signature verifies, `device_disabled`, `credential_expired` or `ip_not_allowed` ' +
+          '(outside allowedCidrs)',
       ],
-      [429, '`rate_limited`: 50 device requests from this client IP answered 401 within a minute'],
+      [
+        429,
+        `\`rate_limited\`: ${DEVICE_AUTH_FAILURES_PER_MINUTE} device requests answered 401 in a minute for this client IP`,
+      ],
     ),
   );
 }

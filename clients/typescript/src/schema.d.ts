@@ -284,6 +284,42 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/device-auth/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Verify a device request for your own API (forward auth, GET (and HEAD))
+         * @description Called by a reverse proxy (nginx `auth_request`, Traefik `forwardAuth`, Caddy `forward_auth`, Envoy `ext_authz`) before it passes a device request to your API. The original request is described by `X-Forwarded-Method`/`X-Forwarded-Uri` (Traefik, Caddy) or `X-Original-Method`/`X-Original-URI` (nginx), the device headers passed through, and `X-Content-SHA256` for a request with a body. The method, query string and body of this call itself are ignored. Success burns the nonce and updates `lastSeenAt`. Failures are counted per original client IP (`X-Forwarded-For` as `TRUST_PROXY` says).
+         */
+        get: operations["verifyGet"];
+        /**
+         * Verify a device request for your own API (forward auth, PUT)
+         * @description Called by a reverse proxy (nginx `auth_request`, Traefik `forwardAuth`, Caddy `forward_auth`, Envoy `ext_authz`) before it passes a device request to your API. The original request is described by `X-Forwarded-Method`/`X-Forwarded-Uri` (Traefik, Caddy) or `X-Original-Method`/`X-Original-URI` (nginx), the device headers passed through, and `X-Content-SHA256` for a request with a body. The method, query string and body of this call itself are ignored. Success burns the nonce and updates `lastSeenAt`. Failures are counted per original client IP (`X-Forwarded-For` as `TRUST_PROXY` says).
+         */
+        put: operations["verifyPut"];
+        /**
+         * Verify a device request for your own API (forward auth, POST)
+         * @description Called by a reverse proxy (nginx `auth_request`, Traefik `forwardAuth`, Caddy `forward_auth`, Envoy `ext_authz`) before it passes a device request to your API. The original request is described by `X-Forwarded-Method`/`X-Forwarded-Uri` (Traefik, Caddy) or `X-Original-Method`/`X-Original-URI` (nginx), the device headers passed through, and `X-Content-SHA256` for a request with a body. The method, query string and body of this call itself are ignored. Success burns the nonce and updates `lastSeenAt`. Failures are counted per original client IP (`X-Forwarded-For` as `TRUST_PROXY` says).
+         */
+        post: operations["verifyPost"];
+        /**
+         * Verify a device request for your own API (forward auth, DELETE)
+         * @description Called by a reverse proxy (nginx `auth_request`, Traefik `forwardAuth`, Caddy `forward_auth`, Envoy `ext_authz`) before it passes a device request to your API. The original request is described by `X-Forwarded-Method`/`X-Forwarded-Uri` (Traefik, Caddy) or `X-Original-Method`/`X-Original-URI` (nginx), the device headers passed through, and `X-Content-SHA256` for a request with a body. The method, query string and body of this call itself are ignored. Success burns the nonce and updates `lastSeenAt`. Failures are counted per original client IP (`X-Forwarded-For` as `TRUST_PROXY` says).
+         */
+        delete: operations["verifyDelete"];
+        options?: never;
+        head?: never;
+        /**
+         * Verify a device request for your own API (forward auth, PATCH)
+         * @description Called by a reverse proxy (nginx `auth_request`, Traefik `forwardAuth`, Caddy `forward_auth`, Envoy `ext_authz`) before it passes a device request to your API. The original request is described by `X-Forwarded-Method`/`X-Forwarded-Uri` (Traefik, Caddy) or `X-Original-Method`/`X-Original-URI` (nginx), the device headers passed through, and `X-Content-SHA256` for a request with a body. The method, query string and body of this call itself are ignored. Success burns the nonce and updates `lastSeenAt`. Failures are counted per original client IP (`X-Forwarded-For` as `TRUST_PROXY` says).
+         */
+        patch: operations["verifyPatch"];
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -3161,7 +3197,7 @@ export interface operations {
                     "application/json": components["schemas"]["DeviceSelfDto"];
                 };
             };
-            /** @description `device_auth_malformed`, `timestamp_out_of_range`, `invalid_signature` (unknown or revoked device, expired previous secret, wrong signature) or `nonce_replayed`; once the signature verifies, `device_disabled`, `credential_expired` or `ip_not_allowed` (outside allowedCidrs) */
+            /** @description `device_auth_malformed`, `timestamp_out_of_range`, `invalid_signature` (unknown or revoked device, expired previous secret, wrong signature, X-Content-SHA256 not the body's) or `nonce_replayed`; once the signature verifies, `device_disabled`, `credential_expired` or `ip_not_allowed` (outside allowedCidrs) */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3184,7 +3220,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `rate_limited`: 50 device requests from this client IP answered 401 within a minute */
+            /** @description `rate_limited`: 50 device requests answered 401 in a minute for this client IP */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3281,7 +3317,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `device_auth_malformed`, `timestamp_out_of_range`, `invalid_signature` (unknown or revoked device, expired previous secret, wrong signature) or `nonce_replayed`; once the signature verifies, `device_disabled`, `credential_expired` or `ip_not_allowed` (outside allowedCidrs) */
+            /** @description `device_auth_malformed`, `timestamp_out_of_range`, `invalid_signature` (unknown or revoked device, expired previous secret, wrong signature, X-Content-SHA256 not the body's) or `nonce_replayed`; once the signature verifies, `device_disabled`, `credential_expired` or `ip_not_allowed` (outside allowedCidrs) */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3350,7 +3386,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `rate_limited`: 50 device requests from this client IP answered 401 within a minute */
+            /** @description `rate_limited`: 50 device requests answered 401 in a minute for this client IP */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3379,6 +3415,711 @@ export interface operations {
              *
              *     The database did not answer in time (`service_unavailable`); retry after `Retry-After` seconds. Never a 401 or a 500 for that: a valid token stays valid.
              */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "Service Unavailable",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 503;
+                        /** @enum {string} */
+                        code: "service_unavailable";
+                    };
+                };
+            };
+        };
+    };
+    verifyGet: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Method of the original request (Traefik, Caddy); or X-Original-Method */
+                "X-Forwarded-Method"?: string;
+                /** @description Method of the original request (nginx); or X-Forwarded-Method */
+                "X-Original-Method"?: string;
+                /** @description Target (path and query) of the original request as sent (Traefik, Caddy); or X-Original-URI */
+                "X-Forwarded-Uri"?: string;
+                /** @description Target (path and query) of the original request as sent (nginx); or X-Forwarded-Uri */
+                "X-Original-URI"?: string;
+                /** @description The device id (UUID) */
+                "X-Device-Id": string;
+                /** @description Unix time in whole seconds */
+                "X-Timestamp": string;
+                /** @description 16–128 characters of [A-Za-z0-9_-], fresh per request */
+                "X-Nonce": string;
+                /** @description Lower-case hex SHA-256 of the original body, sent by the device; absent: the empty body. Your API must check it against the body it reads. */
+                "X-Content-SHA256"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The signature is good: the device, and headers for the proxy to copy to your API */
+            200: {
+                headers: {
+                    /** @description The device id */
+                    "X-Device-Id"?: string;
+                    /** @description The id of the device owner */
+                    "X-Device-Owner-Id"?: string;
+                    /** @description The device name, percent-encoded UTF-8 */
+                    "X-Device-Name"?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceSelfDto"];
+                };
+            };
+            /** @description `validation_failed`: no original method or target header, or the two conventions disagree */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "name must be 1 to 64 characters long"
+                     *       ],
+                     *       "code": "validation_failed"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 400;
+                        /** @enum {string} */
+                        code: "validation_failed";
+                    };
+                };
+            };
+            /** @description `device_auth_malformed` (also a malformed X-Content-SHA256), `timestamp_out_of_range`, `invalid_signature` or `nonce_replayed` */
+            401: {
+                headers: {
+                    /** @description The same error body as JSON, for proxies that drop the body of an auth answer (nginx auth_request) */
+                    "X-Device-Auth-Error"?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description `payload_too_large`: a body over 4 KiB sent to this endpoint (proxies send none) */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 413,
+                     *       "error": "Payload Too Large",
+                     *       "message": "Request body is too large",
+                     *       "code": "payload_too_large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 413;
+                        /** @enum {string} */
+                        code: "payload_too_large";
+                    };
+                };
+            };
+            /** @description `rate_limited`: 50 verifications answered 401 in a minute for the original client IP */
+            429: {
+                headers: {
+                    /** @description The same error body as JSON, for proxies that drop the body of an auth answer (nginx auth_request) */
+                    "X-Device-Auth-Error"?: string;
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The database did not answer in time (`service_unavailable`); retry after `Retry-After` seconds. Never a 401 or a 500 for that: a valid token stays valid. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "Service Unavailable",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 503;
+                        /** @enum {string} */
+                        code: "service_unavailable";
+                    };
+                };
+            };
+        };
+    };
+    verifyPut: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Method of the original request (Traefik, Caddy); or X-Original-Method */
+                "X-Forwarded-Method"?: string;
+                /** @description Method of the original request (nginx); or X-Forwarded-Method */
+                "X-Original-Method"?: string;
+                /** @description Target (path and query) of the original request as sent (Traefik, Caddy); or X-Original-URI */
+                "X-Forwarded-Uri"?: string;
+                /** @description Target (path and query) of the original request as sent (nginx); or X-Forwarded-Uri */
+                "X-Original-URI"?: string;
+                /** @description The device id (UUID) */
+                "X-Device-Id": string;
+                /** @description Unix time in whole seconds */
+                "X-Timestamp": string;
+                /** @description 16–128 characters of [A-Za-z0-9_-], fresh per request */
+                "X-Nonce": string;
+                /** @description Lower-case hex SHA-256 of the original body, sent by the device; absent: the empty body. Your API must check it against the body it reads. */
+                "X-Content-SHA256"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The signature is good: the device, and headers for the proxy to copy to your API */
+            200: {
+                headers: {
+                    /** @description The device id */
+                    "X-Device-Id"?: string;
+                    /** @description The id of the device owner */
+                    "X-Device-Owner-Id"?: string;
+                    /** @description The device name, percent-encoded UTF-8 */
+                    "X-Device-Name"?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceSelfDto"];
+                };
+            };
+            /** @description `validation_failed`: no original method or target header, or the two conventions disagree */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "name must be 1 to 64 characters long"
+                     *       ],
+                     *       "code": "validation_failed"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 400;
+                        /** @enum {string} */
+                        code: "validation_failed";
+                    };
+                };
+            };
+            /** @description `device_auth_malformed` (also a malformed X-Content-SHA256), `timestamp_out_of_range`, `invalid_signature` or `nonce_replayed` */
+            401: {
+                headers: {
+                    /** @description The same error body as JSON, for proxies that drop the body of an auth answer (nginx auth_request) */
+                    "X-Device-Auth-Error"?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description `payload_too_large`: a body over 4 KiB sent to this endpoint (proxies send none) */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 413,
+                     *       "error": "Payload Too Large",
+                     *       "message": "Request body is too large",
+                     *       "code": "payload_too_large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 413;
+                        /** @enum {string} */
+                        code: "payload_too_large";
+                    };
+                };
+            };
+            /** @description `rate_limited`: 50 verifications answered 401 in a minute for the original client IP */
+            429: {
+                headers: {
+                    /** @description The same error body as JSON, for proxies that drop the body of an auth answer (nginx auth_request) */
+                    "X-Device-Auth-Error"?: string;
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The database did not answer in time (`service_unavailable`); retry after `Retry-After` seconds. Never a 401 or a 500 for that: a valid token stays valid. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "Service Unavailable",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 503;
+                        /** @enum {string} */
+                        code: "service_unavailable";
+                    };
+                };
+            };
+        };
+    };
+    verifyPost: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Method of the original request (Traefik, Caddy); or X-Original-Method */
+                "X-Forwarded-Method"?: string;
+                /** @description Method of the original request (nginx); or X-Forwarded-Method */
+                "X-Original-Method"?: string;
+                /** @description Target (path and query) of the original request as sent (Traefik, Caddy); or X-Original-URI */
+                "X-Forwarded-Uri"?: string;
+                /** @description Target (path and query) of the original request as sent (nginx); or X-Forwarded-Uri */
+                "X-Original-URI"?: string;
+                /** @description The device id (UUID) */
+                "X-Device-Id": string;
+                /** @description Unix time in whole seconds */
+                "X-Timestamp": string;
+                /** @description 16–128 characters of [A-Za-z0-9_-], fresh per request */
+                "X-Nonce": string;
+                /** @description Lower-case hex SHA-256 of the original body, sent by the device; absent: the empty body. Your API must check it against the body it reads. */
+                "X-Content-SHA256"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The signature is good: the device, and headers for the proxy to copy to your API */
+            200: {
+                headers: {
+                    /** @description The device id */
+                    "X-Device-Id"?: string;
+                    /** @description The id of the device owner */
+                    "X-Device-Owner-Id"?: string;
+                    /** @description The device name, percent-encoded UTF-8 */
+                    "X-Device-Name"?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceSelfDto"];
+                };
+            };
+            /** @description `validation_failed`: no original method or target header, or the two conventions disagree */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "name must be 1 to 64 characters long"
+                     *       ],
+                     *       "code": "validation_failed"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 400;
+                        /** @enum {string} */
+                        code: "validation_failed";
+                    };
+                };
+            };
+            /** @description `device_auth_malformed` (also a malformed X-Content-SHA256), `timestamp_out_of_range`, `invalid_signature` or `nonce_replayed` */
+            401: {
+                headers: {
+                    /** @description The same error body as JSON, for proxies that drop the body of an auth answer (nginx auth_request) */
+                    "X-Device-Auth-Error"?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description `payload_too_large`: a body over 4 KiB sent to this endpoint (proxies send none) */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 413,
+                     *       "error": "Payload Too Large",
+                     *       "message": "Request body is too large",
+                     *       "code": "payload_too_large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 413;
+                        /** @enum {string} */
+                        code: "payload_too_large";
+                    };
+                };
+            };
+            /** @description `rate_limited`: 50 verifications answered 401 in a minute for the original client IP */
+            429: {
+                headers: {
+                    /** @description The same error body as JSON, for proxies that drop the body of an auth answer (nginx auth_request) */
+                    "X-Device-Auth-Error"?: string;
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The database did not answer in time (`service_unavailable`); retry after `Retry-After` seconds. Never a 401 or a 500 for that: a valid token stays valid. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "Service Unavailable",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 503;
+                        /** @enum {string} */
+                        code: "service_unavailable";
+                    };
+                };
+            };
+        };
+    };
+    verifyDelete: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Method of the original request (Traefik, Caddy); or X-Original-Method */
+                "X-Forwarded-Method"?: string;
+                /** @description Method of the original request (nginx); or X-Forwarded-Method */
+                "X-Original-Method"?: string;
+                /** @description Target (path and query) of the original request as sent (Traefik, Caddy); or X-Original-URI */
+                "X-Forwarded-Uri"?: string;
+                /** @description Target (path and query) of the original request as sent (nginx); or X-Forwarded-Uri */
+                "X-Original-URI"?: string;
+                /** @description The device id (UUID) */
+                "X-Device-Id": string;
+                /** @description Unix time in whole seconds */
+                "X-Timestamp": string;
+                /** @description 16–128 characters of [A-Za-z0-9_-], fresh per request */
+                "X-Nonce": string;
+                /** @description Lower-case hex SHA-256 of the original body, sent by the device; absent: the empty body. Your API must check it against the body it reads. */
+                "X-Content-SHA256"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The signature is good: the device, and headers for the proxy to copy to your API */
+            200: {
+                headers: {
+                    /** @description The device id */
+                    "X-Device-Id"?: string;
+                    /** @description The id of the device owner */
+                    "X-Device-Owner-Id"?: string;
+                    /** @description The device name, percent-encoded UTF-8 */
+                    "X-Device-Name"?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceSelfDto"];
+                };
+            };
+            /** @description `validation_failed`: no original method or target header, or the two conventions disagree */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "name must be 1 to 64 characters long"
+                     *       ],
+                     *       "code": "validation_failed"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 400;
+                        /** @enum {string} */
+                        code: "validation_failed";
+                    };
+                };
+            };
+            /** @description `device_auth_malformed` (also a malformed X-Content-SHA256), `timestamp_out_of_range`, `invalid_signature` or `nonce_replayed` */
+            401: {
+                headers: {
+                    /** @description The same error body as JSON, for proxies that drop the body of an auth answer (nginx auth_request) */
+                    "X-Device-Auth-Error"?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description `payload_too_large`: a body over 4 KiB sent to this endpoint (proxies send none) */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 413,
+                     *       "error": "Payload Too Large",
+                     *       "message": "Request body is too large",
+                     *       "code": "payload_too_large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 413;
+                        /** @enum {string} */
+                        code: "payload_too_large";
+                    };
+                };
+            };
+            /** @description `rate_limited`: 50 verifications answered 401 in a minute for the original client IP */
+            429: {
+                headers: {
+                    /** @description The same error body as JSON, for proxies that drop the body of an auth answer (nginx auth_request) */
+                    "X-Device-Auth-Error"?: string;
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The database did not answer in time (`service_unavailable`); retry after `Retry-After` seconds. Never a 401 or a 500 for that: a valid token stays valid. */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "Service Unavailable",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 503;
+                        /** @enum {string} */
+                        code: "service_unavailable";
+                    };
+                };
+            };
+        };
+    };
+    verifyPatch: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Method of the original request (Traefik, Caddy); or X-Original-Method */
+                "X-Forwarded-Method"?: string;
+                /** @description Method of the original request (nginx); or X-Forwarded-Method */
+                "X-Original-Method"?: string;
+                /** @description Target (path and query) of the original request as sent (Traefik, Caddy); or X-Original-URI */
+                "X-Forwarded-Uri"?: string;
+                /** @description Target (path and query) of the original request as sent (nginx); or X-Forwarded-Uri */
+                "X-Original-URI"?: string;
+                /** @description The device id (UUID) */
+                "X-Device-Id": string;
+                /** @description Unix time in whole seconds */
+                "X-Timestamp": string;
+                /** @description 16–128 characters of [A-Za-z0-9_-], fresh per request */
+                "X-Nonce": string;
+                /** @description Lower-case hex SHA-256 of the original body, sent by the device; absent: the empty body. Your API must check it against the body it reads. */
+                "X-Content-SHA256"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The signature is good: the device, and headers for the proxy to copy to your API */
+            200: {
+                headers: {
+                    /** @description The device id */
+                    "X-Device-Id"?: string;
+                    /** @description The id of the device owner */
+                    "X-Device-Owner-Id"?: string;
+                    /** @description The device name, percent-encoded UTF-8 */
+                    "X-Device-Name"?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceSelfDto"];
+                };
+            };
+            /** @description `validation_failed`: no original method or target header, or the two conventions disagree */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "name must be 1 to 64 characters long"
+                     *       ],
+                     *       "code": "validation_failed"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 400;
+                        /** @enum {string} */
+                        code: "validation_failed";
+                    };
+                };
+            };
+            /** @description `device_auth_malformed` (also a malformed X-Content-SHA256), `timestamp_out_of_range`, `invalid_signature` or `nonce_replayed` */
+            401: {
+                headers: {
+                    /** @description The same error body as JSON, for proxies that drop the body of an auth answer (nginx auth_request) */
+                    "X-Device-Auth-Error"?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description `payload_too_large`: a body over 4 KiB sent to this endpoint (proxies send none) */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 413,
+                     *       "error": "Payload Too Large",
+                     *       "message": "Request body is too large",
+                     *       "code": "payload_too_large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 413;
+                        /** @enum {string} */
+                        code: "payload_too_large";
+                    };
+                };
+            };
+            /** @description `rate_limited`: 50 verifications answered 401 in a minute for the original client IP */
+            429: {
+                headers: {
+                    /** @description The same error body as JSON, for proxies that drop the body of an auth answer (nginx auth_request) */
+                    "X-Device-Auth-Error"?: string;
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The database did not answer in time (`service_unavailable`); retry after `Retry-After` seconds. Never a 401 or a 500 for that: a valid token stays valid. */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
