@@ -63,6 +63,28 @@ function expectDocumentedError(o: Op, res: request.Response, status: number, cod
 
 const fill = (o: Op, id: string) => o.path.replace('{id}', id);
 
+/** Forward auth's routes take the request they verify from headers; the original here is GET /orders. */
+const describesRequest = (o: Op) =>
+  (o.op as { parameters?: { name: string }[] }).parameters?.some(
+    (p) => p.name === 'X-Forwarded-Method',
+  ) ?? false;
+const FORWARDED = { 'X-Forwarded-Method': 'GET', 'X-Forwarded-Uri': '/orders' };
+
+/** A signed device request to `o`: for forward auth, signed as the request it describes. */
+function signedCall(t: TestApp, device: TestDevice, o: Op, ip?: string) {
+  const method = o.method.toUpperCase() as 'GET';
+  return describesRequest(o)
+    ? signedRequest(t, device, {
+        method: 'GET',
+        path: '/orders',
+        sendMethod: method,
+        sendPath: o.path,
+        headers: FORWARDED,
+        ip,
+      })
+    : signedRequest(t, device, { method, path: o.path, ip });
+}
+
 describe('OpenAPI document (e2e)', () => {
   let t: TestApp;
 
@@ -166,7 +188,9 @@ describe('documented errors of every route (e2e)', () => {
   it.each(deviceRoutes.map((o) => [o.name, o]))(
     '%s: 401 device_auth_malformed without a signature',
     async (_, o) => {
-      expectDocumentedError(o, await call(o), 401, 'device_auth_malformed');
+      const req = call(o);
+      if (describesRequest(o)) req.set(FORWARDED);
+      expectDocumentedError(o, await req, 401, 'device_auth_malformed');
     },
   );
 
@@ -259,11 +283,7 @@ describe('documented errors of every route (e2e)', () => {
       status = (await signedRequest(t, device, { secret: 'dvs_wrong', ip })).status;
     }
     for (const o of limited) {
-      const res = await signedRequest(t, device, {
-        method: o.method.toUpperCase() as 'GET',
-        path: o.path,
-        ip,
-      });
+      const res = await signedCall(t, device, o, ip);
       expectDocumentedError(o, res, 429, 'rate_limited');
       expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
     }
@@ -308,7 +328,7 @@ describe('documented 503 of every route (e2e)', () => {
       const method = o.method as 'get' | 'post' | 'patch' | 'delete';
       let req;
       if (isDeviceRoute(o)) {
-        req = signedRequest(t, device, { method: o.method.toUpperCase() as 'GET', path: o.path });
+        req = signedCall(t, device, o);
       } else {
         req = request(t.server)[method](fill(o, device.id)).set('X-Forwarded-For', clientIp());
         if (isOwnerRoute(o)) req = req.set(owner.auth);

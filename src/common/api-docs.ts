@@ -122,3 +122,17 @@ export function ApiErrorsWithoutDatabase(...statuses: ErrorStatus[]) {
     }),
   );
 }
+
+/** One error response that also documents response headers (forward auth's X-Device-Auth-Error). */
+export function ApiErrorWithHeaders(
+  status: number,
+  description: string,
+  headers: Record<string, { description: string; schema: object }>,
+) {
+  const { schema, example } = errorResponse(status, codesIn(description), description).content![
+    'application/json'
+  ];
+  return ApiResponse({ status, description, schema: schema!, example, headers } as Parameters<
+    typeof ApiResponse
+  >[0]);
+}

@@ -3507,7 +3507,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `device_auth_malformed` (also a malformed X-Content-SHA256), `timestamp_out_of_range`, `invalid_signature` or `nonce_replayed` */
+            /** @description `device_auth_malformed` (also a malformed X-Content-SHA256), `timestamp_out_of_range`, `invalid_signature` or `nonce_replayed`; once the signature verifies, `device_disabled`, `credential_expired` or `ip_not_allowed` */
             401: {
                 headers: {
                     /** @description The same error body as JSON, for proxies that drop the body of an auth answer (nginx auth_request) */
@@ -3516,7 +3516,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "X-Nonce is missing or malformed",
+                     *       "code": "device_auth_malformed"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 401;
+                        /** @enum {string} */
+                        code: "device_auth_malformed" | "timestamp_out_of_range" | "invalid_signature" | "nonce_replayed" | "device_disabled" | "credential_expired" | "ip_not_allowed";
+                    };
                 };
             };
             /** @description `payload_too_large`: a body over 4 KiB sent to this endpoint (proxies send none) */
@@ -3552,7 +3565,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Too many requests, try again later",
+                     *       "code": "rate_limited"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 429;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    };
                 };
             };
             /** @description The database did not answer in time (`service_unavailable`); retry after `Retry-After` seconds. Never a 401 or a 500 for that: a valid token stays valid. */
@@ -3648,7 +3674,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `device_auth_malformed` (also a malformed X-Content-SHA256), `timestamp_out_of_range`, `invalid_signature` or `nonce_replayed` */
+            /** @description `device_auth_malformed` (also a malformed X-Content-SHA256), `timestamp_out_of_range`, `invalid_signature` or `nonce_replayed`; once the signature verifies, `device_disabled`, `credential_expired` or `ip_not_allowed` */
             401: {
                 headers: {
                     /** @description The same error body as JSON, for proxies that drop the body of an auth answer (nginx auth_request) */
@@ -3657,7 +3683,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "X-Nonce is missing or malformed",
+                     *       "code": "device_auth_malformed"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 401;
+                        /** @enum {string} */
+                        code: "device_auth_malformed" | "timestamp_out_of_range" | "invalid_signature" | "nonce_replayed" | "device_disabled" | "credential_expired" | "ip_not_allowed";
+                    };
                 };
             };
             /** @description `payload_too_large`: a body over 4 KiB sent to this endpoint (proxies send none) */
@@ -3693,7 +3732,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Too many requests, try again later",
+                     *       "code": "rate_limited"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 429;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    };
                 };
             };
             /** @description The database did not answer in time (`service_unavailable`); retry after `Retry-After` seconds. Never a 401 or a 500 for that: a valid token stays valid. */
@@ -3789,7 +3841,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `device_auth_malformed` (also a malformed X-Content-SHA256), `timestamp_out_of_range`, `invalid_signature` or `nonce_replayed` */
+            /** @description `device_auth_malformed` (also a malformed X-Content-SHA256), `timestamp_out_of_range`, `invalid_signature` or `nonce_replayed`; once the signature verifies, `device_disabled`, `credential_expired` or `ip_not_allowed` */
             401: {
                 headers: {
                     /** @description The same error body as JSON, for proxies that drop the body of an auth answer (nginx auth_request) */
@@ -3798,7 +3850,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "X-Nonce is missing or malformed",
+                     *       "code": "device_auth_malformed"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 401;
+                        /** @enum {string} */
+                        code: "device_auth_malformed" | "timestamp_out_of_range" | "invalid_signature" | "nonce_replayed" | "device_disabled" | "credential_expired" | "ip_not_allowed";
+                    };
                 };
             };
             /** @description `payload_too_large`: a body over 4 KiB sent to this endpoint (proxies send none) */
@@ -3834,7 +3899,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Too many requests, try again later",
+                     *       "code": "rate_limited"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 429;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    };
                 };
             };
             /** @description The database did not answer in time (`service_unavailable`); retry after `Retry-After` seconds. Never a 401 or a 500 for that: a valid token stays valid. */
@@ -3930,7 +4008,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `device_auth_malformed` (also a malformed X-Content-SHA256), `timestamp_out_of_range`, `invalid_signature` or `nonce_replayed` */
+            /** @description `device_auth_malformed` (also a malformed X-Content-SHA256), `timestamp_out_of_range`, `invalid_signature` or `nonce_replayed`; once the signature verifies, `device_disabled`, `credential_expired` or `ip_not_allowed` */
             401: {
                 headers: {
                     /** @description The same error body as JSON, for proxies that drop the body of an auth answer (nginx auth_request) */
@@ -3939,7 +4017,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "X-Nonce is missing or malformed",
+                     *       "code": "device_auth_malformed"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 401;
+                        /** @enum {string} */
+                        code: "device_auth_malformed" | "timestamp_out_of_range" | "invalid_signature" | "nonce_replayed" | "device_disabled" | "credential_expired" | "ip_not_allowed";
+                    };
                 };
             };
             /** @description `payload_too_large`: a body over 4 KiB sent to this endpoint (proxies send none) */
@@ -3975,7 +4066,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Too many requests, try again later",
+                     *       "code": "rate_limited"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 429;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    };
                 };
             };
             /** @description The database did not answer in time (`service_unavailable`); retry after `Retry-After` seconds. Never a 401 or a 500 for that: a valid token stays valid. */
@@ -4071,7 +4175,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `device_auth_malformed` (also a malformed X-Content-SHA256), `timestamp_out_of_range`, `invalid_signature` or `nonce_replayed` */
+            /** @description `device_auth_malformed` (also a malformed X-Content-SHA256), `timestamp_out_of_range`, `invalid_signature` or `nonce_replayed`; once the signature verifies, `device_disabled`, `credential_expired` or `ip_not_allowed` */
             401: {
                 headers: {
                     /** @description The same error body as JSON, for proxies that drop the body of an auth answer (nginx auth_request) */
@@ -4080,7 +4184,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "X-Nonce is missing or malformed",
+                     *       "code": "device_auth_malformed"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 401;
+                        /** @enum {string} */
+                        code: "device_auth_malformed" | "timestamp_out_of_range" | "invalid_signature" | "nonce_replayed" | "device_disabled" | "credential_expired" | "ip_not_allowed";
+                    };
                 };
             };
             /** @description `payload_too_large`: a body over 4 KiB sent to this endpoint (proxies send none) */
@@ -4116,7 +4233,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponseDto"];
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Too many requests, try again later",
+                     *       "code": "rate_limited"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 429;
+                        /** @enum {string} */
+                        code: "rate_limited";
+                    };
                 };
             };
             /** @description The database did not answer in time (`service_unavailable`); retry after `Retry-After` seconds. Never a 401 or a 500 for that: a valid token stays valid. */
