@@ -224,6 +224,30 @@ describe('documented errors of every route (e2e)', () => {
     },
   );
 
+  const forwardAuth = operations.filter(describesRequest);
+  it.each(forwardAuth.filter((o) => documents(o, 400)).map((o) => [o.name, o]))(
+    '%s: 400 validation_failed without the description of the original request',
+    async (_, o) => {
+      const signed = signRequest({
+        deviceId: device.id,
+        secret: device.secret,
+        method: 'GET',
+        path: '/orders',
+      });
+      expectDocumentedError(o, await call(o).set(signed), 400, 'validation_failed');
+    },
+  );
+  it.each(forwardAuth.filter((o) => documents(o, 413)).map((o) => [o.name, o]))(
+    '%s: 413 payload_too_large for a body over 4 KiB (proxies send none)',
+    async (_, o) => {
+      const res = await call(o)
+        .set(FORWARDED)
+        .set('Content-Type', 'application/json')
+        .send(JSON.stringify({ pad: 'p'.repeat(4096) }));
+      expectDocumentedError(o, res, 413, 'payload_too_large');
+    },
+  );
+
   /** A request with this raw body and content type: signed on device routes, with a token on owner routes. */
   const withBody = (o: Op, body: string, contentType = 'application/json') => {
     const req = call(o).set('Content-Type', contentType);

@@ -119,6 +119,8 @@ export function finishDocument(doc: OpenAPIObject): OpenAPIObject {
           '`rate_limited`: more than OWNER_REQUESTS_PER_MINUTE requests of this user in a minute',
         );
       }
+      // The server reads no body of a GET or HEAD, so it cannot be too large.
+      if (method === 'get' || method === 'head') delete op.responses['413'];
       if (op.requestBody) {
         addError(op, 400, '`validation_failed`: the body is not a JSON object or is invalid');
         addError(op, 413, '`payload_too_large`: a body over 16 KiB (4 KiB on device routes)');

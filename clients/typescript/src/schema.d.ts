@@ -3532,29 +3532,6 @@ export interface operations {
                     };
                 };
             };
-            /** @description `payload_too_large`: a body over 4 KiB sent to this endpoint (proxies send none) */
-            413: {
-                headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "statusCode": 413,
-                     *       "error": "Payload Too Large",
-                     *       "message": "Request body is too large",
-                     *       "code": "payload_too_large"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["ErrorResponseDto"] & {
-                        /** @enum {integer} */
-                        statusCode?: 413;
-                        /** @enum {string} */
-                        code: "payload_too_large";
-                    };
-                };
-            };
             /** @description `rate_limited`: 50 verifications answered 401 in a minute for the original client IP */
             429: {
                 headers: {
