@@ -28,6 +28,9 @@ module.exports = {
       displayName: 'e2e',
       rootDir: 'test',
       testRegex: '.*\\.e2e-spec\\.ts$',
+      // Compares what the suites answered with openapi.json (test/api-coverage).
+      globalSetup: '<rootDir>/api-coverage/global-setup.ts',
+      globalTeardown: '<rootDir>/api-coverage/global-teardown.ts',
     },
   ],
 };

@@ -1,6 +1,5 @@
-import { RequestMethod, ValidationError, ValidationPipe } from '@nestjs/common';
+import { INestApplication, RequestMethod, ValidationError, ValidationPipe } from '@nestjs/common';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { badRequest } from './common/api-error';
@@ -10,10 +9,6 @@ import { ErrorCode } from './common/error-codes';
 import { clientErrorHandler, frameworkErrors, requireHost } from './common/low-level-errors';
 import { registerSecurityHeaders, SECURITY_HEADERS } from './common/security-headers';
 import { appConfig } from './config/configuration';
-import {
-  DEVICE_SIGNATURE_DESCRIPTION,
-  DEVICE_SIGNATURE_SCHEME,
-} from './device-auth/device-auth.decorator';
 import { isDeviceRoute } from './device-auth/device-route';
 import {
   createLogger,
@@ -24,6 +19,8 @@ import {
   requestIdOf,
 } from './observability/logging';
 import { MetricsService } from './observability/metrics.service';
+import { buildOpenApiDocument } from './openapi/openapi';
+import { setupDocs } from './openapi/swagger-ui';
 
 export const API_PREFIX = 'api/v1';
 export const OWNER_BODY_LIMIT = 16 * 1024;
@@ -107,10 +104,8 @@ function flattenErrors(errors: ValidationError[], parent = ''): string[] {
   });
 }
 
-/** Global pipes, filters, hooks and the OpenAPI document; call before `init()`/`listen()`. */
-export function configureApp(app: NestFastifyApplication): void {
-  const cfg = appConfig();
-  app.useLogger(new PinoNestLogger(app.getHttpAdapter().getInstance().log));
+/** /api/v1 on every route but the operational ones; the OpenAPI generator needs it too. */
+export function setRoutePrefix(app: INestApplication): void {
   app.setGlobalPrefix(API_PREFIX, {
     exclude: [
       { path: 'health/live', method: RequestMethod.GET },
@@ -118,6 +113,13 @@ export function configureApp(app: NestFastifyApplication): void {
       { path: 'metrics', method: RequestMethod.GET },
     ],
   });
+}
+
+/** Global pipes, filters, hooks and the OpenAPI document; call before `init()`/`listen()`. */
+export function configureApp(app: NestFastifyApplication): void {
+  const cfg = appConfig();
+  app.useLogger(new PinoNestLogger(app.getHttpAdapter().getInstance().log));
+  setRoutePrefix(app);
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,
@@ -145,29 +147,5 @@ export function configureApp(app: NestFastifyApplication): void {
       done();
     });
 
-  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, openApiConfig()), {
-    jsonDocumentUrl: 'docs-json',
-  });
-}
-
-function openApiConfig() {
-  return new DocumentBuilder()
-    .setTitle('Device Registry')
-    .setDescription(
-      'Register the devices that act for you, receive each secret once, and let devices authenticate ' +
-        'with HMAC-SHA256-signed requests. Every error has the body `{statusCode, error, message, code}` ' +
-        'with a stable `code`.',
-    )
-    .setVersion('1.0.0')
-    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
-    .addApiKey(
-      {
-        type: 'apiKey',
-        in: 'header',
-        name: 'X-Signature',
-        description: DEVICE_SIGNATURE_DESCRIPTION,
-      },
-      DEVICE_SIGNATURE_SCHEME,
-    )
-    .build();
+  setupDocs(app, () => buildOpenApiDocument(app));
 }

@@ -9,6 +9,7 @@ import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../src/app.module';
 import { APP_OPTIONS, configureApp, createAdapter } from '../src/app.setup';
+import { recordResponses, recordRoutes } from './api-coverage/recorder';
 
 /** The PostgreSQL server the suites create their databases on; unset: PGlite. */
 export const SERVER_URL = process.env.DATABASE_URL;
@@ -30,6 +31,8 @@ const BASE_ENV: Record<string, string> = {
 
 export interface TestApp {
   app: NestFastifyApplication;
+  /** Every route the HTTP server serves, as `METHOD /path/{param}`. */
+  routes: string[];
   /** For supertest: `request(t.server)`. */
   server: ReturnType<NestFastifyApplication['getHttpServer']>;
   dataSource: DataSource;
@@ -97,22 +100,26 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     const moduleRef = await Test.createTestingModule({
       imports: [AppModule, ...(options.imports ?? [])],
     }).compile();
-    const app = moduleRef.createNestApplication<NestFastifyApplication>(
-      createAdapter({ logDestination: { write: (line: string) => void logs.push(line) } }),
-      APP_OPTIONS,
-    );
+    const adapter = createAdapter({
+      logDestination: { write: (line: string) => void logs.push(line) },
+    });
+    const routes = recordRoutes(adapter.getInstance());
+    const answered = recordResponses(adapter.getInstance());
+    const app = moduleRef.createNestApplication<NestFastifyApplication>(adapter, APP_OPTIONS);
     configureApp(app);
     await app.init();
     await app.getHttpAdapter().getInstance().ready();
     const dataSource = app.get(DataSource);
     return {
       app,
+      routes,
       server: app.getHttpServer(),
       dataSource,
       databaseUrl: (dataSource.options as { url: string }).url,
       logs,
       close: async () => {
         await app.close();
+        answered.save();
         await dropDatabase?.();
         rmSync(dataDir, { recursive: true, force: true });
       },

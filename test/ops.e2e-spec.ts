@@ -69,11 +69,14 @@ describe('operations: health, OpenAPI, metrics (e2e)', () => {
       if (!schema.$ref) return schema;
       return doc.components.schemas[schema.$ref.replace('#/components/schemas/', '')];
     };
+    // allOf parts may name a property again (an error response narrows `code`).
     const propertiesOf = (schema: Schema): string[] => {
       const s = resolve(schema);
       return [
-        ...Object.keys(s.properties ?? {}),
-        ...(s.allOf ?? []).flatMap((part) => propertiesOf(part)),
+        ...new Set([
+          ...Object.keys(s.properties ?? {}),
+          ...(s.allOf ?? []).flatMap((part) => propertiesOf(part)),
+        ]),
       ].sort();
     };
     const operation = (method: string, path: string) => doc.paths[path]?.[method];

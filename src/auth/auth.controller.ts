@@ -33,7 +33,7 @@ export class AuthController {
         'password-hashing queue is full',
     ],
   )
-  register(@Body() body: CredentialsDto, @ClientIp() ip: string): Promise<UserResponseDto> {
+  registerUser(@Body() body: CredentialsDto, @ClientIp() ip: string): Promise<UserResponseDto> {
     return this.auth.register(body, ip);
   }
 
@@ -59,8 +59,7 @@ export class AuthController {
   @ApiBearerAuth()
   @ApiOperation({ summary: 'The signed-in user' })
   @ApiOkResponse({ type: UserResponseDto })
-  @ApiErrors(401, 429)
-  me(@CurrentUser() user: AuthUser): UserResponseDto {
+  getCurrentUser(@CurrentUser() user: AuthUser): UserResponseDto {
     return UserResponseDto.from(user);
   }
 
@@ -69,8 +68,7 @@ export class AuthController {
   @ApiBearerAuth()
   @ApiOperation({ summary: 'Delete the account with all its devices, secrets and events' })
   @ApiNoContentResponse()
-  @ApiErrors(401, 429)
-  async deleteMe(@CurrentUser() user: AuthUser): Promise<void> {
+  async deleteCurrentUser(@CurrentUser() user: AuthUser): Promise<void> {
     await this.auth.deleteAccount(user.id);
   }
 }

@@ -216,10 +216,9 @@ describe('toErrorBody', () => {
     expect(logError).toHaveBeenCalledTimes(1);
   });
 
-  it('gives a 503 the service_unavailable code', () => {
-    expect(toErrorBody(new ServiceUnavailableException(), logger).body).toMatchObject({
-      statusCode: 503,
-      code: 'service_unavailable',
-    });
+  it('gives a 503 (readiness says not ready) the service_unavailable code and Retry-After', () => {
+    const { body, headers } = toErrorBody(new ServiceUnavailableException(), logger);
+    expect(body).toMatchObject({ statusCode: 503, code: 'service_unavailable' });
+    expect(headers).toEqual({ 'Retry-After': '5' });
   });
 });

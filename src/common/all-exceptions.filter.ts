@@ -63,6 +63,9 @@ export function toErrorBody(
     return { body: errorBody(status, message, code), headers };
   }
 
+  // Every 503 says when to try again, readiness's "not ready" included.
+  if (status === HttpStatus.SERVICE_UNAVAILABLE && !headers['Retry-After'])
+    headers = { ...headers, 'Retry-After': String(UNAVAILABLE_RETRY_AFTER_SECONDS) };
   if (status >= 500) {
     logger.error(
       exception instanceof Error ? (exception.stack ?? exception.message) : String(exception),

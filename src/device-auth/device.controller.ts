@@ -20,7 +20,7 @@ export class DeviceController {
   @DeviceAuth()
   @ApiOperation({ summary: 'The calling device' })
   @ApiOkResponse({ type: DeviceSelfDto })
-  me(@CurrentDevice() device: AuthenticatedDevice): DeviceSelfDto {
+  getCurrentDevice(@CurrentDevice() device: AuthenticatedDevice): DeviceSelfDto {
     return { ...toDeviceDto(device), ownerId: device.userId };
   }
 
@@ -44,7 +44,7 @@ export class DeviceController {
     ],
     [415, '`unsupported_media_type`: a body that is not application/json'],
   )
-  heartbeat(): void {
+  sendHeartbeat(): void {
     // Nothing more to do: the guard has marked the device as seen, and the
     // body parser has checked that the body is a JSON object.
   }

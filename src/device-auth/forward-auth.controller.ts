@@ -37,7 +37,7 @@ export class ForwardAuthController {
 
   @Get('verify')
   @ForwardAuthRoute('GET (and HEAD)')
-  get(
+  verifyGet(
     @ForwardedDeviceRequest() r: DeviceRequestDescription,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
@@ -47,7 +47,7 @@ export class ForwardAuthController {
   @Post('verify')
   @HttpCode(HttpStatus.OK)
   @ForwardAuthRoute('POST')
-  post(
+  verifyPost(
     @ForwardedDeviceRequest() r: DeviceRequestDescription,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
@@ -56,7 +56,7 @@ export class ForwardAuthController {
 
   @Put('verify')
   @ForwardAuthRoute('PUT')
-  put(
+  verifyPut(
     @ForwardedDeviceRequest() r: DeviceRequestDescription,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
@@ -65,7 +65,7 @@ export class ForwardAuthController {
 
   @Patch('verify')
   @ForwardAuthRoute('PATCH')
-  patch(
+  verifyPatch(
     @ForwardedDeviceRequest() r: DeviceRequestDescription,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
@@ -74,7 +74,7 @@ export class ForwardAuthController {
 
   @Delete('verify')
   @ForwardAuthRoute('DELETE')
-  delete(
+  verifyDelete(
     @ForwardedDeviceRequest() r: DeviceRequestDescription,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {

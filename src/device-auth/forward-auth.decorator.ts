@@ -1,15 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
-import {
-  ApiHeader,
-  ApiOkResponse,
-  ApiOperation,
-  ApiResponse,
-  ApiSecurity,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiHeader, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { Public } from '../auth/public.decorator';
-import { ApiErrors } from '../common/api-docs';
-import { ErrorResponseDto } from '../common/error-response.dto';
+import { ApiErrors, ApiErrorWithHeaders } from '../common/api-docs';
 import { DEVICE_AUTH_FAILURES_PER_MINUTE } from './device-auth.service';
 import { DEVICE_SIGNATURE_SCHEME } from './device-auth.decorator';
 import { DeviceRoute } from './device-route';
@@ -103,22 +95,20 @@ export function ForwardAuthRoute(method: string) {
       ],
       [413, '`payload_too_large`: a body over 4 KiB sent to this endpoint (proxies send none)'],
     ),
-    ApiResponse({
-      status: 401,
-      type: ErrorResponseDto,
-      headers: AUTH_ERROR_HEADER_DOC,
-      description:
-        '`device_auth_malformed` (also a malformed X-Content-SHA256), `timestamp_out_of_range`, ' +
-        '`invalid_signature` or `nonce_replayed`',
-    }),
-    ApiResponse({
-      status: 429,
-      type: ErrorResponseDto,
-      headers: {
+    ApiErrorWithHeaders(
+      401,
+      '`device_auth_malformed` (also a malformed X-Content-SHA256), `timestamp_out_of_range`, ' +
+        '`invalid_signature` or `nonce_replayed`; once the signature verifies, `device_disabled`, ' +
+        '`credential_expired` or `ip_not_allowed`',
+      AUTH_ERROR_HEADER_DOC,
+    ),
+    ApiErrorWithHeaders(
+      429,
+      `\`rate_limited\`: ${DEVICE_AUTH_FAILURES_PER_MINUTE} verifications answered 401 in a minute for the original client IP`,
+      {
         ...AUTH_ERROR_HEADER_DOC,
         'Retry-After': { description: 'Seconds', schema: { type: 'integer' } },
       },
-      description: `\`rate_limited\`: ${DEVICE_AUTH_FAILURES_PER_MINUTE} verifications answered 401 in a minute for the original client IP`,
-    }),
+    ),
   );
 }

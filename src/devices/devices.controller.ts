@@ -15,7 +15,6 @@ import {
 import {
   ApiBearerAuth,
   ApiCreatedResponse,
-  ApiHeader,
   ApiNoContentResponse,
   ApiOkResponse,
   ApiOperation,
@@ -51,20 +50,20 @@ function OwnedDeviceRoute() {
     ApiParam({ name: 'id', format: 'uuid', description: 'Device id' }),
     ApiErrors(
       [400, '`validation_failed`: the id is not a UUID, or the body is invalid'],
-      401,
       [403, '`forbidden`: the device belongs to another user'],
       [404, '`device_not_found`'],
-      429,
     ),
   );
 }
 
 const NO_STORE = { 'Cache-Control': 'no-store' };
-const noStoreHeader = ApiHeader({
-  name: 'Cache-Control',
-  description: 'no-store',
-  required: false,
-});
+/** Response headers of the two responses that carry a secret. */
+const CACHE_CONTROL_NO_STORE = {
+  'Cache-Control': {
+    description: '`no-store`: the response holds a secret',
+    schema: { type: 'string', enum: ['no-store'] },
+  },
+};
 
 @ApiTags('devices')
 @ApiBearerAuth()
@@ -81,16 +80,19 @@ export class DevicesController {
   })
   @ApiCreatedResponse({
     type: DeviceWithSecretDto,
-    headers: { Location: { description: '/api/v1/devices/{id}' } },
+    headers: {
+      Location: {
+        description: 'The new device: `/api/v1/devices/{id}`',
+        schema: { type: 'string', example: '/api/v1/devices/1b4e28ba-2fa1-41d2-883f-0016d3cca427' },
+      },
+      ...CACHE_CONTROL_NO_STORE,
+    },
   })
-  @ApiErrors(
-    400,
-    401,
-    [409, '`device_name_taken`, or `device_limit_reached` (MAX_DEVICES_PER_USER active devices)'],
-    413,
-    429,
-  )
-  async register(
+  @ApiErrors([
+    409,
+    '`device_name_taken`, or `device_limit_reached` (MAX_DEVICES_PER_USER active devices)',
+  ])
+  async registerDevice(
     @CurrentUser() user: AuthUser,
     @Body() body: CreateDeviceDto,
     @Res({ passthrough: true }) reply: FastifyReply,
@@ -103,8 +105,11 @@ export class DevicesController {
   @Get()
   @ApiOperation({ summary: 'List your devices, newest first' })
   @ApiOkResponse({ type: DeviceListDto })
-  @ApiErrors(400, 401, 429)
-  list(@CurrentUser() user: AuthUser, @Query() query: ListDevicesQueryDto): Promise<DeviceListDto> {
+  @ApiErrors([400, '`validation_failed`: a query parameter is invalid'])
+  listDevices(
+    @CurrentUser() user: AuthUser,
+    @Query() query: ListDevicesQueryDto,
+  ): Promise<DeviceListDto> {
     return this.devices.list(user.id, query);
   }
 
@@ -112,7 +117,7 @@ export class DevicesController {
   @OwnedDeviceRoute()
   @ApiOperation({ summary: 'One of your devices' })
   @ApiOkResponse({ type: DeviceDto })
-  get(@OwnedDevice() device: Device): DeviceDto {
+  getDevice(@OwnedDevice() device: Device): DeviceDto {
     return toDeviceDto(device);
   }
 
@@ -126,7 +131,7 @@ export class DevicesController {
       'Events: `renamed`, and `policy_changed` with the changed policy fields `before` and `after`.',
   })
   @ApiOkResponse({ type: DeviceDto })
-  @ApiErrors([409, '`device_name_taken`, or `device_revoked`'], 413)
+  @ApiErrors([409, '`device_name_taken`, or `device_revoked`'])
   updateDevice(@OwnedDevice() device: Device, @Body() body: UpdateDeviceDto): Promise<DeviceDto> {
     return this.devices.update(device, body);
   }
@@ -169,7 +174,7 @@ export class DevicesController {
       "Destroys the device's secrets; its next signed request fails. Idempotent: revokedAt keeps its first value.",
   })
   @ApiNoContentResponse()
-  async revoke(@OwnedDevice() device: Device): Promise<void> {
+  async revokeDevice(@OwnedDevice() device: Device): Promise<void> {
     await this.devices.revoke(device);
   }
 
@@ -182,10 +187,9 @@ export class DevicesController {
       'The new secret is shown once (`Cache-Control: no-store`). With `graceSeconds` > 0 the previous secret keeps ' +
       'working until `previousSecretExpiresAt`; only one previous secret is kept.',
   })
-  @ApiOkResponse({ type: RotatedDeviceDto })
-  @noStoreHeader
-  @ApiErrors([409, '`device_revoked`'], 413)
-  async rotateSecret(
+  @ApiOkResponse({ type: RotatedDeviceDto, headers: CACHE_CONTROL_NO_STORE })
+  @ApiErrors([409, '`device_revoked`'])
+  async rotateDeviceSecret(
     @OwnedDevice() device: Device,
     @Body() body: RotateSecretDto,
     @Res({ passthrough: true }) reply: FastifyReply,
@@ -200,7 +204,7 @@ export class DevicesController {
   @OwnedDeviceRoute()
   @ApiOperation({ summary: 'Delete a device with its secrets and events' })
   @ApiNoContentResponse()
-  async delete(@OwnedDevice() device: Device): Promise<void> {
+  async deleteDevice(@OwnedDevice() device: Device): Promise<void> {
     await this.devices.delete(device);
   }
 
@@ -208,7 +212,10 @@ export class DevicesController {
   @OwnedDeviceRoute()
   @ApiOperation({ summary: "The device's audit trail, newest first" })
   @ApiOkResponse({ type: DeviceEventListDto })
-  events(@OwnedDevice() device: Device, @Query() query: PageQueryDto): Promise<DeviceEventListDto> {
+  listDeviceEvents(
+    @OwnedDevice() device: Device,
+    @Query() query: PageQueryDto,
+  ): Promise<DeviceEventListDto> {
     return this.devices.events(device, query);
   }
 }

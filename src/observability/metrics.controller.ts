@@ -1,5 +1,6 @@
 import { Controller, Get, Headers, Inject, Res } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiErrorsWithoutDatabase } from '../common/api-docs';
 import type { FastifyReply } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
 import { Public } from '../auth/public.decorator';
@@ -14,8 +15,10 @@ function sameToken(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+export const METRICS_TOKEN_SCHEME = 'metricsToken';
+
 /** Prometheus text at /metrics; behind METRICS_TOKEN when that is set. */
-@ApiExcludeController()
+@ApiTags('operations')
 @Public()
 @Controller('metrics')
 export class MetricsController {
@@ -25,7 +28,19 @@ export class MetricsController {
   ) {}
 
   @Get()
-  async scrape(
+  @ApiOperation({ summary: 'Prometheus metrics' })
+  @ApiSecurity(METRICS_TOKEN_SCHEME)
+  @ApiOkResponse({
+    description: 'Prometheus text exposition format',
+    content: {
+      'text/plain': { schema: { type: 'string' }, example: 'devices_registered_total 3\n' },
+    },
+  })
+  @ApiErrorsWithoutDatabase([
+    401,
+    '`unauthorized`: METRICS_TOKEN is set and the request does not carry it',
+  ])
+  async getMetrics(
     @Headers('authorization') authorization: string | undefined,
     @Res() reply: FastifyReply,
   ) {

@@ -43,6 +43,7 @@ export class RotateSecretDto {
     minimum: 0,
     maximum: MAX_GRACE_SECONDS,
     default: 0,
+    example: 3600,
     description: 'How long the previous secret keeps working, in seconds (0: it stops at once).',
   })
   @IsOptional()
