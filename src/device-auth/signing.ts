@@ -7,7 +7,7 @@
  *
  * X-Signature = base64(HMAC-SHA256(utf8(secret), canonical string)).
  */
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, KeyObject, randomBytes } from 'node:crypto';
 
 export const HEADER = {
   deviceId: 'x-device-id',
@@ -42,9 +42,13 @@ export function canonicalString(r: CanonicalRequest): string {
   ].join('\n');
 }
 
-/** Raw HMAC-SHA256 of the canonical string under the secret's UTF-8 bytes (`dvs_` included). */
-export function hmac(secret: string, canonical: string): Buffer {
-  return createHmac('sha256', Buffer.from(secret, 'utf8')).update(canonical, 'utf8').digest();
+/**
+ * Raw HMAC-SHA256 of the canonical string under the secret's UTF-8 bytes (`dvs_` included),
+ * or under a key object made of those bytes once (the server's key cache).
+ */
+export function hmac(secret: string | KeyObject, canonical: string): Buffer {
+  const key = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret;
+  return createHmac('sha256', key).update(canonical, 'utf8').digest();
 }
 
 export function signature(secret: string, r: CanonicalRequest): string {
