@@ -7,13 +7,11 @@ import { MemoryRateLimitStore } from '../common/rate-limit.store';
 import type { Device } from '../devices/device.entity';
 import { SecretSealer } from '../devices/secret-sealer';
 import { MetricsService } from '../observability/metrics.service';
-import type {
-  DeviceCredentialsRepository,
-  DeviceWithSecret,
-} from './device-credentials.repository';
+import type { DeviceCredentialsRepository, LiveSecret } from './device-credentials.repository';
+import { DeviceKeyCache } from './device-key-cache';
 import { DEVICE_AUTH_FAILURES_PER_MINUTE, DeviceSignatureGuard } from './device-signature.guard';
 import type { LastSeenRecorder } from './last-seen.recorder';
-import { NonceStore } from './nonce-store';
+import { NonceAdmission, NonceStore } from './nonce-store';
 import { signRequest, SignOptions } from './signing';
 import { rejected } from '../../test/support/thrown';
 
@@ -27,14 +25,31 @@ interface FakeRequest {
   device?: Device;
 }
 
+/** The devices and live secrets of the fake database, by device id. */
+type LiveDevices = Map<string, { device: Device; secrets: LiveSecret[] }>;
+
+/** What the database answers (see DeviceCredentialsRepository.recordNonceIfLive), in memory. */
 class MemoryNonceStore extends NonceStore {
   readonly used = new Set<string>();
 
-  remember(deviceId: string, nonce: string, _ttlSeconds: number): Promise<boolean> {
+  constructor(private readonly live: LiveDevices) {
+    super();
+  }
+
+  admit(
+    deviceId: string,
+    secretId: string,
+    nonce: string,
+    _ttlSeconds: number,
+  ): Promise<NonceAdmission> {
+    const entry = this.live.get(deviceId);
+    if (!entry?.secrets.some((s) => s.secretId === secretId)) {
+      return Promise.resolve({ outcome: 'not_live' });
+    }
     const key = `${deviceId}:${nonce}`;
-    if (this.used.has(key)) return Promise.resolve(false);
+    if (this.used.has(key)) return Promise.resolve({ outcome: 'replayed' });
     this.used.add(key);
-    return Promise.resolve(true);
+    return Promise.resolve({ outcome: 'ok', device: entry.device });
   }
 }
 
@@ -100,17 +115,18 @@ describe('DeviceSignatureGuard', () => {
   const kek = randomBytes(32);
   const sealer = new SecretSealer(kek);
   const strangerSealer = new SecretSealer(randomBytes(32));
-  const liveRows = new Map<string, DeviceWithSecret[]>();
-  const findLive = jest.fn((id: string) =>
-    Promise.resolve([...(liveRows.get(id.toLowerCase()) ?? [])]),
+  const live: LiveDevices = new Map();
+  const findLiveSecrets = jest.fn((id: string) =>
+    Promise.resolve([...(live.get(id.toLowerCase())?.secrets ?? [])]),
   );
-  const credentials = { findLive } as unknown as DeviceCredentialsRepository;
-  const nonces = new MemoryNonceStore();
+  const credentials = { findLiveSecrets } as unknown as DeviceCredentialsRepository;
+  const keys = new DeviceKeyCache(credentials, sealer);
+  const nonces = new MemoryNonceStore(live);
   const mark = jest.fn();
   const lastSeen = { mark } as unknown as LastSeenRecorder;
   const limits = new MemoryRateLimitStore();
   const metrics = new MetricsService();
-  const guard = new DeviceSignatureGuard(credentials, sealer, nonces, lastSeen, limits, metrics, {
+  const guard = new DeviceSignatureGuard(keys, nonces, lastSeen, limits, metrics, {
     skewSeconds: SKEW,
     nonceTtlSeconds: NONCE_TTL,
   });
@@ -119,11 +135,16 @@ describe('DeviceSignatureGuard', () => {
   /** Registers a device with one live secret per entry (current first), sealed by `by`. */
   function addDevice(secrets = [newSecret()], by = sealer): { device: Device; secrets: string[] } {
     const device = deviceRow();
-    liveRows.set(
-      device.id,
-      secrets.map((secret) => ({ ...device, ...by.seal(secret, device.id) })),
-    );
+    setLive(device, secrets, by);
     return { device, secrets };
+  }
+
+  /** Makes exactly these secrets of the device live (an empty list: revoked or deleted). */
+  function setLive(device: Device, secrets: string[], by = sealer, aad = device.id): void {
+    live.set(device.id, {
+      device,
+      secrets: secrets.map((secret) => ({ secretId: randomUUID(), ...by.seal(secret, aad) })),
+    });
   }
 
   /** Freezes Date.now at the middle of the current second and returns that second. */
@@ -147,7 +168,7 @@ describe('DeviceSignatureGuard', () => {
     nonces.used.has(`${deviceId.toLowerCase()}:${nonce}`);
 
   beforeEach(() => {
-    findLive.mockClear();
+    findLiveSecrets.mockClear();
     mark.mockClear();
     logError = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
   });
@@ -168,7 +189,7 @@ describe('DeviceSignatureGuard', () => {
         body: '{"battery":91}',
         nonce,
       });
-      const remember = jest.spyOn(nonces, 'remember');
+      const admit = jest.spyOn(nonces, 'admit');
 
       await expect(guard.canActivate(contextFor(req))).resolves.toBe(true);
 
@@ -177,8 +198,9 @@ describe('DeviceSignatureGuard', () => {
       expect(req.device).not.toHaveProperty('kekId');
       expect(mark).toHaveBeenCalledTimes(1);
       expect(mark).toHaveBeenCalledWith(device.id);
-      expect(findLive).toHaveBeenCalledWith(device.id);
-      expect(remember).toHaveBeenCalledWith(device.id, nonce, NONCE_TTL);
+      expect(findLiveSecrets).toHaveBeenCalledWith(device.id);
+      const secretId = live.get(device.id)!.secrets[0].secretId;
+      expect(admit).toHaveBeenCalledWith(device.id, secretId, nonce, NONCE_TTL);
       expect(nonceRecorded(device.id, nonce)).toBe(true);
     });
 
@@ -270,7 +292,7 @@ describe('DeviceSignatureGuard', () => {
       const req = signedRequest({ deviceId: id, secret: secrets[0], method: 'GET', path: ME });
 
       await refused(req, 401, ErrorCode.DeviceAuthMalformed);
-      expect(findLive).not.toHaveBeenCalled();
+      expect(findLiveSecrets).not.toHaveBeenCalled();
     });
 
     const now = () => Math.floor(Date.now() / 1000);
@@ -352,7 +374,7 @@ describe('DeviceSignatureGuard', () => {
       req.headers['x-signature'] = 'AAAA';
 
       await refused(req, 401, ErrorCode.DeviceAuthMalformed);
-      expect(findLive).not.toHaveBeenCalled();
+      expect(findLiveSecrets).not.toHaveBeenCalled();
     });
   });
 
@@ -404,7 +426,7 @@ describe('DeviceSignatureGuard', () => {
       const req = signedRequest({ deviceId: id, secret: newSecret(), method: 'GET', path: ME });
 
       await refused(req, 401, ErrorCode.InvalidSignature);
-      expect(findLive).toHaveBeenCalledWith(id);
+      expect(findLiveSecrets).toHaveBeenCalledWith(id);
       expect(nonceRecorded(id, req.headers['x-nonce'] as string)).toBe(false);
     });
 
@@ -535,15 +557,49 @@ describe('DeviceSignatureGuard', () => {
     it('rejects the previous secret once its grace period is over', async () => {
       const [current, previous] = [newSecret(), newSecret()];
       const { device } = addDevice([current, previous]);
-      liveRows.set(device.id, [{ ...device, ...sealer.seal(current, device.id) }]);
+      setLive(device, [current]);
       const req = signedRequest({ deviceId: device.id, secret: previous, method: 'GET', path: ME });
 
       await refused(req, 401, ErrorCode.InvalidSignature);
     });
 
+    it('refuses a secret that died after its key was cached, and looks the keys up again next time', async () => {
+      const { device, secrets } = addDevice();
+      const sign = { deviceId: device.id, secret: secrets[0], method: 'GET', path: ME };
+      await expect(guard.canActivate(contextFor(signedRequest(sign)))).resolves.toBe(true);
+      await expect(guard.canActivate(contextFor(signedRequest(sign)))).resolves.toBe(true);
+      expect(findLiveSecrets).toHaveBeenCalledTimes(1);
+      mark.mockClear();
+
+      setLive(device, []); // revoked on another instance: nothing told this one
+      await refused(signedRequest(sign), 401, ErrorCode.InvalidSignature);
+      expect(findLiveSecrets).toHaveBeenCalledTimes(1);
+      await refused(signedRequest(sign), 401, ErrorCode.InvalidSignature);
+      expect(findLiveSecrets).toHaveBeenCalledTimes(2);
+    });
+
+    it('looks the keys up once more when no cached key verifies (a rotation elsewhere)', async () => {
+      const [old, rotated] = [newSecret(), newSecret()];
+      const { device } = addDevice([old]);
+      const sign = { deviceId: device.id, method: 'GET', path: ME };
+      await expect(
+        guard.canActivate(contextFor(signedRequest({ ...sign, secret: old }))),
+      ).resolves.toBe(true);
+
+      setLive(device, [rotated]);
+      await expect(
+        guard.canActivate(contextFor(signedRequest({ ...sign, secret: rotated }))),
+      ).resolves.toBe(true);
+      expect(findLiveSecrets).toHaveBeenCalledTimes(2);
+      await expect(
+        guard.canActivate(contextFor(signedRequest({ ...sign, secret: rotated }))),
+      ).resolves.toBe(true);
+      expect(findLiveSecrets).toHaveBeenCalledTimes(2);
+    });
+
     it('rejects a device with no live rows (revoked) with invalid_signature', async () => {
       const { device, secrets } = addDevice();
-      liveRows.set(device.id, []);
+      setLive(device, []);
       const req = signedRequest({
         deviceId: device.id,
         secret: secrets[0],
@@ -576,9 +632,7 @@ describe('DeviceSignatureGuard', () => {
     it('rejects a sealed secret copied from another device (its AAD does not match)', async () => {
       const victim = addDevice();
       const intruder = deviceRow();
-      liveRows.set(intruder.id, [
-        { ...intruder, ...sealer.seal(victim.secrets[0], victim.device.id) },
-      ]);
+      setLive(intruder, [victim.secrets[0]], sealer, victim.device.id);
       const req = signedRequest({
         deviceId: intruder.id,
         secret: victim.secrets[0],
@@ -712,7 +766,7 @@ describe('DeviceSignatureGuard', () => {
 
       // … and from then on every device request from that IP is 429.
       const { device, secrets } = addDevice();
-      findLive.mockClear();
+      findLiveSecrets.mockClear();
       const valid = signedRequest(
         { deviceId: device.id, secret: secrets[0], method: 'GET', path: ME },
         { ip },
@@ -722,7 +776,7 @@ describe('DeviceSignatureGuard', () => {
       const retryAfter = retryAfterOf(error);
       expect(retryAfter).toBeGreaterThanOrEqual(1);
       expect(retryAfter).toBeLessThanOrEqual(60);
-      expect(findLive).not.toHaveBeenCalled();
+      expect(findLiveSecrets).not.toHaveBeenCalled();
       expect(nonceRecorded(device.id, valid.headers['x-nonce'] as string)).toBe(false);
 
       // Another IP is not affected.

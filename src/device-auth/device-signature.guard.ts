@@ -1,4 +1,4 @@
-import { CanActivate, ExecutionContext, Inject, Injectable, Logger } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
 import { tooManyRequests, unauthorized } from '../common/api-error';
@@ -6,10 +6,9 @@ import { ErrorCode } from '../common/error-codes';
 import { UnparsedBody } from '../common/body-parsers';
 import { RateLimitStore } from '../common/rate-limit.store';
 import { deviceAuthConfig, DeviceAuthConfig } from '../config/configuration';
-import { SecretSealer } from '../devices/secret-sealer';
 import { MetricsService } from '../observability/metrics.service';
 import type { AuthenticatedDevice } from './current-device.decorator';
-import { DeviceCredentialsRepository, DeviceWithSecret } from './device-credentials.repository';
+import { DeviceKeyCache } from './device-key-cache';
 import { LastSeenRecorder } from './last-seen.recorder';
 import { NonceStore } from './nonce-store';
 import { canonicalString, HEADER, hmac } from './signing';
@@ -22,8 +21,6 @@ const TIMESTAMP = /^\d{1,12}$/;
 const NONCE = /^[A-Za-z0-9_-]{16,128}$/;
 /** Standard base64 of the 32 bytes of an HMAC-SHA256, with its padding. */
 const SIGNATURE = /^[A-Za-z0-9+/]{43}=$/;
-/** Compared against when the device is unknown, so that path costs what a real check costs. */
-const DUMMY_SECRET = 'dvs_unknown-device';
 
 interface DeviceRequest extends FastifyRequest {
   rawBody?: Buffer;
@@ -50,16 +47,15 @@ class DeviceAuthFailure extends Error {
  * Authenticates a device request signed with HMAC-SHA256 (see signing.ts):
  * strict headers, timestamp within the allowed skew, a signature that one of
  * the device's live secrets produced over the request as sent (method, target,
- * raw body), and a nonce never used before. Nothing is cached, so revocation
- * and deletion act on the very next request on every instance.
+ * raw body), and a nonce never used before. Keys come from memory; whether
+ * the secret is still live is asked of the database with every request, so
+ * revocation, rotation and deletion act on the very next request on every
+ * instance.
  */
 @Injectable()
 export class DeviceSignatureGuard implements CanActivate {
-  private readonly logger = new Logger('DeviceAuth');
-
   constructor(
-    private readonly credentials: DeviceCredentialsRepository,
-    private readonly sealer: SecretSealer,
+    private readonly keys: DeviceKeyCache,
     private readonly nonces: NonceStore,
     private readonly lastSeen: LastSeenRecorder,
     private readonly limits: RateLimitStore,
@@ -114,45 +110,32 @@ export class DeviceSignatureGuard implements CanActivate {
       deviceId: h.deviceId,
       body: req.rawBody,
     });
-    const rows = await this.credentials.findLive(h.deviceId);
-    // Every live secret is tried (a dummy one for an unknown device), so the
-    // time taken does not tell an unknown device from a wrong signature.
-    const results = (rows.length > 0 ? rows : [undefined]).map((row) =>
-      this.matches(row, canonical, h.signature),
+    const secretId = await this.keys.find(h.deviceId, (key) =>
+      timingSafeEqual(hmac(key, canonical), h.signature),
     );
-    if (!results.includes(true)) {
+    if (!secretId) {
       throw new DeviceAuthFailure(ErrorCode.InvalidSignature, 'Signature verification failed');
     }
 
     // Only a verified request may burn a nonce: otherwise anyone could spend a
-    // device's future nonces with forged requests.
-    if (
-      !(await this.nonces.remember(h.deviceId.toLowerCase(), h.nonce, this.cfg.nonceTtlSeconds))
-    ) {
+    // device's future nonces with forged requests. The same round trip checks
+    // that the secret that verified is still live.
+    const deviceId = h.deviceId.toLowerCase();
+    const admission = await this.nonces.admit(
+      deviceId,
+      secretId,
+      h.nonce,
+      this.cfg.nonceTtlSeconds,
+    );
+    if (admission.outcome === 'not_live') {
+      this.keys.forget(deviceId);
+      throw new DeviceAuthFailure(ErrorCode.InvalidSignature, 'Signature verification failed');
+    }
+    if (admission.outcome === 'replayed') {
       throw new DeviceAuthFailure(ErrorCode.NonceReplayed, 'This nonce has already been used');
     }
-    this.lastSeen.mark(rows[0].id);
-    const { sealed: _sealed, kekId: _kekId, ...device } = rows[0];
-    return device;
-  }
-
-  private matches(
-    row: DeviceWithSecret | undefined,
-    canonical: string,
-    signature: Buffer,
-  ): boolean {
-    if (!row) {
-      timingSafeEqual(hmac(DUMMY_SECRET, canonical), signature);
-      return false;
-    }
-    let secret: string;
-    try {
-      secret = this.sealer.unseal(row, row.id);
-    } catch (error) {
-      this.logger.error(`Cannot unseal a secret of device ${row.id}: ${(error as Error).message}`);
-      return false;
-    }
-    return timingSafeEqual(hmac(secret, canonical), signature);
+    this.lastSeen.mark(admission.device.id);
+    return admission.device;
   }
 }
 
