@@ -258,18 +258,20 @@ describe('device credentials', () => {
       // The deletion holds the device row until it commits: the statement
       // sees the device live, then its foreign-key check waits for the
       // deletion and fails (23503) once it commits.
+      // (On PGlite, with its one connection, the statement waits for the
+      // connection instead, and then finds the device gone.)
       const deleter = t.dataSource.createQueryRunner();
-      await deleter.connect();
+      let admission: Promise<unknown>;
       try {
         await deleter.startTransaction();
         await deleter.query('DELETE FROM devices WHERE id = $1', [d.id]);
-        const admission = repo.recordNonceIfLive(d.id, secretId, nonce(), TTL);
+        admission = repo.recordNonceIfLive(d.id, secretId, nonce(), TTL);
         await sleep(200);
         await deleter.commitTransaction();
-        expect(await admission).toEqual({ outcome: 'not_live' });
       } finally {
         await deleter.release();
       }
+      expect(await admission).toEqual({ outcome: 'not_live' });
     });
 
     it('purges expired nonces only', async () => {
