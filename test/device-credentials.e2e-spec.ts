@@ -82,9 +82,17 @@ describe('device credentials', () => {
   });
 
   describe('the device row', () => {
+    // A disabled or expired device is live here: its credential policy is
+    // checked on the row answered, after its nonce is burnt.
     it('has every column of the Device entity, as TypeORM itself loads it', async () => {
       const d = await createDevice(t, owner);
-      await t.dataSource.query(`UPDATE devices SET last_seen_at = now() WHERE id = $1`, [d.id]);
+      await t.dataSource.query(
+        `UPDATE devices SET last_seen_at = now(), disabled_at = now(),
+           expires_at = now() - interval '1 second', scopes = '{orders:write,a}',
+           allowed_cidrs = '{10.0.0.0/8,2001:db8::/32}'
+         WHERE id = $1`,
+        [d.id],
+      );
       const [secretId] = await secretIds(d.id);
       const admission = await repo.recordNonceIfLive(d.id, secretId, nonce(), TTL);
       const loaded = await t.dataSource.getRepository(Device).findOneByOrFail({ id: d.id });
@@ -166,10 +174,7 @@ describe('device credentials', () => {
       const d = await createDevice(t, owner);
       const [secretId] = await secretIds(d.id);
       // Revoked behind the service's back: its secret rows are still there.
-      await t.dataSource.query(
-        `UPDATE devices SET status = 'revoked', revoked_at = now() WHERE id = $1`,
-        [d.id],
-      );
+      await t.dataSource.query(`UPDATE devices SET revoked_at = now() WHERE id = $1`, [d.id]);
       const n = nonce();
       expect(await store.admit(d.id, secretId, n, TTL)).toEqual({ outcome: 'not_live' });
       expect(await nonceUsed(d.id, n)).toBe(false);
