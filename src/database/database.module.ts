@@ -25,7 +25,11 @@ class EmbeddedAwareDataSource extends DataSource {
   imports: [
     TypeOrmModule.forRootAsync({
       inject: [databaseConfig.KEY],
-      useFactory: (cfg: DatabaseConfig) => dataSourceOptions(cfg.url ?? 'embedded'),
+      useFactory: (cfg: DatabaseConfig) => ({
+        ...dataSourceOptions(cfg.url ?? 'embedded', cfg),
+        retryAttempts: cfg.connectAttempts,
+        retryDelay: cfg.connectRetryDelayMs,
+      }),
       dataSourceFactory: async (options) => {
         const dbCfg = databaseConfig();
         let embedded: EmbeddedDatabase | undefined;
