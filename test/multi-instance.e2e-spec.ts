@@ -73,6 +73,29 @@ describe.each([
     await signedRequest(b, { id: d.id, secret: rotated.body.secret }).expect(200);
   });
 
+  it('refuses on B, whose key cache is warm, the old secret at once after a rotation on A; B takes the new one', async () => {
+    const d = await createDevice(a, owner);
+    await signedRequest(b, d).expect(200);
+    await signedRequest(b, d).expect(200);
+    const rotated = await request(a.server)
+      .post(`/api/v1/devices/${d.id}/rotate-secret`)
+      .set(owner.auth)
+      .send({ graceSeconds: 0 })
+      .expect(200);
+    const old = await signedRequest(b, d).expect(401);
+    expect(old.body.code).toBe('invalid_signature');
+    await signedRequest(b, { id: d.id, secret: rotated.body.secret }).expect(200);
+    await signedRequest(b, d).expect(401);
+  });
+
+  it('refuses on B, whose key cache is warm, the next request of a device deleted on A', async () => {
+    const d = await createDevice(a, owner);
+    await signedRequest(b, d).expect(200);
+    await request(a.server).delete(`/api/v1/devices/${d.id}`).set(owner.auth).expect(204);
+    const res = await signedRequest(b, d).expect(401);
+    expect(res.body.code).toBe('invalid_signature');
+  });
+
   it('shares the failed-request limit across instances only through Redis', async () => {
     const d = await createDevice(a, owner);
     const ip = clientIp();

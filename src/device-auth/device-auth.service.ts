@@ -1,14 +1,13 @@
-import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
+import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import { timingSafeEqual } from 'node:crypto';
 import { ApiError, tooManyRequests } from '../common/api-error';
 import { ErrorCode } from '../common/error-codes';
 import { RateLimitStore } from '../common/rate-limit.store';
 import { isUuid } from '../common/uuid';
 import { deviceAuthConfig, DeviceAuthConfig } from '../config/configuration';
-import { SecretSealer } from '../devices/secret-sealer';
 import { MetricsService } from '../observability/metrics.service';
 import type { AuthenticatedDevice } from './current-device.decorator';
-import { DeviceCredentialsRepository, DeviceWithSecret } from './device-credentials.repository';
+import { DeviceKeyCache } from './device-key-cache';
 import { LastSeenRecorder } from './last-seen.recorder';
 import { NonceStore } from './nonce-store';
 import { canonicalLines, EMPTY_SHA256, HEADER, hmac } from './signing';
@@ -21,8 +20,6 @@ const NONCE = /^[A-Za-z0-9_-]{16,128}$/;
 /** Standard base64 of the 32 bytes of an HMAC-SHA256, with its padding. */
 const SIGNATURE = /^[A-Za-z0-9+/]{43}=$/;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
-/** Compared against when the device is unknown, so that path costs what a real check costs. */
-const DUMMY_SECRET = 'dvs_unknown-device';
 
 /** A device request as the registry sees it, whichever entrance it came through. */
 export interface DeviceRequestDescription {
@@ -79,17 +76,17 @@ interface Parsed {
  * Authenticates a device request signed with HMAC-SHA256 (see signing.ts):
  * strict headers, timestamp within the allowed skew, a signature that one of
  * the device's live secrets produced over the request as sent (method, target,
- * body hash), and a nonce never used before. Nothing is cached, so revocation
- * and deletion act on the very next request on every instance. The guard of
- * the registry's own device routes and the forward-auth endpoint both call it.
+ * body hash), and a nonce never used before. Keys come from memory (see
+ * DeviceKeyCache); whether the secret that verified is still live is asked
+ * of the database with every request, in the same statement that records the
+ * nonce, so revocation, rotation and deletion act on the very next request on
+ * every instance. The guard of the registry's own device routes and the
+ * forward-auth endpoint both call it.
  */
 @Injectable()
 export class DeviceAuthService {
-  private readonly logger = new Logger('DeviceAuth');
-
   constructor(
-    private readonly credentials: DeviceCredentialsRepository,
-    private readonly sealer: SecretSealer,
+    private readonly keys: DeviceKeyCache,
     private readonly nonces: NonceStore,
     private readonly lastSeen: LastSeenRecorder,
     private readonly limits: RateLimitStore,
@@ -144,29 +141,33 @@ export class DeviceAuthService {
       deviceId: h.deviceId,
       bodySha256,
     });
-    const rows = await this.credentials.findLive(h.deviceId);
-    // Every live secret is tried (a dummy one for an unknown device), so the
-    // time taken does not tell an unknown device from a wrong signature.
-    const results = (rows.length > 0 ? rows : [undefined]).map((row) =>
-      this.matches(row, canonical, h.signature),
+    // Every live key of the device is tried (a placeholder for an unknown
+    // device), so the time taken does not tell which, if any, matched.
+    const secretId = await this.keys.find(h.deviceId, (key) =>
+      timingSafeEqual(hmac(key, canonical), h.signature),
     );
-    if (!results.includes(true)) throw invalidSignature();
+    if (!secretId) throw invalidSignature();
 
     // Only a verified request may burn a nonce: otherwise anyone could spend a
-    // device's future nonces with forged requests.
-    const nonce = await this.nonces.remember(
-      h.deviceId.toLowerCase(),
+    // device's future nonces with forged requests. The same round trip checks
+    // that the secret that verified is still live.
+    const deviceId = h.deviceId.toLowerCase();
+    const admission = await this.nonces.admit(
+      deviceId,
+      secretId,
       h.nonce,
       this.cfg.nonceTtlSeconds,
     );
-    if (nonce === 'replayed') {
+    if (admission.outcome === 'not_live') {
+      // Revoked, deleted or rotated elsewhere: the held keys are stale.
+      this.keys.forget(deviceId);
+      throw invalidSignature();
+    }
+    if (admission.outcome === 'replayed') {
       throw new DeviceAuthFailure(ErrorCode.NonceReplayed, 'This nonce has already been used');
     }
-    // Deleted between the lookup and the nonce: as if it had never existed.
-    if (nonce === 'unknown_device') throw invalidSignature();
-    this.lastSeen.mark(rows[0].id);
-    const { sealed: _sealed, kekId: _kekId, ...device } = rows[0];
-    return device;
+    this.lastSeen.mark(admission.device.id);
+    return admission.device;
   }
 
   /** The BODY-SHA256 line: the hash of the received body, else the device's declared one. */
@@ -186,25 +187,6 @@ export class DeviceAuthService {
       );
     }
     return declared;
-  }
-
-  private matches(
-    row: DeviceWithSecret | undefined,
-    canonical: string,
-    signature: Buffer,
-  ): boolean {
-    if (!row) {
-      timingSafeEqual(hmac(DUMMY_SECRET, canonical), signature);
-      return false;
-    }
-    let secret: string;
-    try {
-      secret = this.sealer.unseal(row, row.id);
-    } catch (error) {
-      this.logger.error(`Cannot unseal a secret of device ${row.id}: ${(error as Error).message}`);
-      return false;
-    }
-    return timingSafeEqual(hmac(secret, canonical), signature);
   }
 }
 

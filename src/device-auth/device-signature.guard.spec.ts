@@ -7,14 +7,12 @@ import { MemoryRateLimitStore } from '../common/rate-limit.store';
 import type { Device } from '../devices/device.entity';
 import { SecretSealer } from '../devices/secret-sealer';
 import { MetricsService } from '../observability/metrics.service';
-import type {
-  DeviceCredentialsRepository,
-  DeviceWithSecret,
-} from './device-credentials.repository';
+import type { DeviceCredentialsRepository, LiveSecret } from './device-credentials.repository';
 import { DEVICE_AUTH_FAILURES_PER_MINUTE, DeviceAuthService } from './device-auth.service';
+import { DeviceKeyCache } from './device-key-cache';
 import { DeviceSignatureGuard } from './device-signature.guard';
 import type { LastSeenRecorder } from './last-seen.recorder';
-import { NonceOutcome, NonceStore } from './nonce-store';
+import { NonceAdmission, NonceStore } from './nonce-store';
 import { sha256Hex, signRequest, SignOptions } from './signing';
 import { rejected } from '../../test/support/thrown';
 
@@ -28,14 +26,31 @@ interface FakeRequest {
   device?: Device;
 }
 
+/** The devices and live secrets of the fake database, by device id. */
+type LiveDevices = Map<string, { device: Device; secrets: LiveSecret[] }>;
+
+/** What the database answers (see DeviceCredentialsRepository.recordNonceIfLive), in memory. */
 class MemoryNonceStore extends NonceStore {
   readonly used = new Set<string>();
 
-  remember(deviceId: string, nonce: string, _ttlSeconds: number): Promise<NonceOutcome> {
+  constructor(private readonly live: LiveDevices) {
+    super();
+  }
+
+  admit(
+    deviceId: string,
+    secretId: string,
+    nonce: string,
+    _ttlSeconds: number,
+  ): Promise<NonceAdmission> {
+    const entry = this.live.get(deviceId);
+    if (!entry?.secrets.some((s) => s.secretId === secretId)) {
+      return Promise.resolve({ outcome: 'not_live' });
+    }
     const key = `${deviceId}:${nonce}`;
-    if (this.used.has(key)) return Promise.resolve('replayed');
+    if (this.used.has(key)) return Promise.resolve({ outcome: 'replayed' });
     this.used.add(key);
-    return Promise.resolve('fresh');
+    return Promise.resolve({ outcome: 'ok', device: entry.device });
   }
 }
 
@@ -106,17 +121,18 @@ describe('DeviceSignatureGuard over DeviceAuthService', () => {
   const kek = randomBytes(32);
   const sealer = new SecretSealer(kek);
   const strangerSealer = new SecretSealer(randomBytes(32));
-  const liveRows = new Map<string, DeviceWithSecret[]>();
-  const findLive = jest.fn((id: string) =>
-    Promise.resolve([...(liveRows.get(id.toLowerCase()) ?? [])]),
+  const live: LiveDevices = new Map();
+  const findLiveSecrets = jest.fn((id: string) =>
+    Promise.resolve([...(live.get(id.toLowerCase())?.secrets ?? [])]),
   );
-  const credentials = { findLive } as unknown as DeviceCredentialsRepository;
-  const nonces = new MemoryNonceStore();
+  const credentials = { findLiveSecrets } as unknown as DeviceCredentialsRepository;
+  const keys = new DeviceKeyCache(credentials, sealer);
+  const nonces = new MemoryNonceStore(live);
   const mark = jest.fn();
   const lastSeen = { mark } as unknown as LastSeenRecorder;
   const limits = new MemoryRateLimitStore();
   const metrics = new MetricsService();
-  const service = new DeviceAuthService(credentials, sealer, nonces, lastSeen, limits, metrics, {
+  const service = new DeviceAuthService(keys, nonces, lastSeen, limits, metrics, {
     skewSeconds: SKEW,
     nonceTtlSeconds: NONCE_TTL,
   });
@@ -126,11 +142,16 @@ describe('DeviceSignatureGuard over DeviceAuthService', () => {
   /** Registers a device with one live secret per entry (current first), sealed by `by`. */
   function addDevice(secrets = [newSecret()], by = sealer): { device: Device; secrets: string[] } {
     const device = deviceRow();
-    liveRows.set(
-      device.id,
-      secrets.map((secret) => ({ ...device, ...by.seal(secret, device.id) })),
-    );
+    setLive(device, secrets, by);
     return { device, secrets };
+  }
+
+  /** Makes exactly these secrets of the device live (an empty list: revoked or deleted). */
+  function setLive(device: Device, secrets: string[], by = sealer, aad = device.id): void {
+    live.set(device.id, {
+      device,
+      secrets: secrets.map((secret) => ({ secretId: randomUUID(), ...by.seal(secret, aad) })),
+    });
   }
 
   /** Freezes Date.now at the middle of the current second and returns that second. */
@@ -154,7 +175,7 @@ describe('DeviceSignatureGuard over DeviceAuthService', () => {
     nonces.used.has(`${deviceId.toLowerCase()}:${nonce}`);
 
   beforeEach(() => {
-    findLive.mockClear();
+    findLiveSecrets.mockClear();
     mark.mockClear();
     logError = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
   });
@@ -175,7 +196,7 @@ describe('DeviceSignatureGuard over DeviceAuthService', () => {
         body: '{"battery":91}',
         nonce,
       });
-      const remember = jest.spyOn(nonces, 'remember');
+      const admit = jest.spyOn(nonces, 'admit');
 
       await expect(guard.canActivate(contextFor(req))).resolves.toBe(true);
 
@@ -184,8 +205,9 @@ describe('DeviceSignatureGuard over DeviceAuthService', () => {
       expect(req.device).not.toHaveProperty('kekId');
       expect(mark).toHaveBeenCalledTimes(1);
       expect(mark).toHaveBeenCalledWith(device.id);
-      expect(findLive).toHaveBeenCalledWith(device.id);
-      expect(remember).toHaveBeenCalledWith(device.id, nonce, NONCE_TTL);
+      expect(findLiveSecrets).toHaveBeenCalledWith(device.id);
+      const secretId = live.get(device.id)!.secrets[0].secretId;
+      expect(admit).toHaveBeenCalledWith(device.id, secretId, nonce, NONCE_TTL);
       expect(nonceRecorded(device.id, nonce)).toBe(true);
     });
 
@@ -277,7 +299,7 @@ describe('DeviceSignatureGuard over DeviceAuthService', () => {
       const req = signedRequest({ deviceId: id, secret: secrets[0], method: 'GET', path: ME });
 
       await refused(req, 401, ErrorCode.DeviceAuthMalformed);
-      expect(findLive).not.toHaveBeenCalled();
+      expect(findLiveSecrets).not.toHaveBeenCalled();
     });
 
     const now = () => Math.floor(Date.now() / 1000);
@@ -359,7 +381,7 @@ describe('DeviceSignatureGuard over DeviceAuthService', () => {
       req.headers['x-signature'] = 'AAAA';
 
       await refused(req, 401, ErrorCode.DeviceAuthMalformed);
-      expect(findLive).not.toHaveBeenCalled();
+      expect(findLiveSecrets).not.toHaveBeenCalled();
     });
   });
 
@@ -411,7 +433,7 @@ describe('DeviceSignatureGuard over DeviceAuthService', () => {
       const req = signedRequest({ deviceId: id, secret: newSecret(), method: 'GET', path: ME });
 
       await refused(req, 401, ErrorCode.InvalidSignature);
-      expect(findLive).toHaveBeenCalledWith(id);
+      expect(findLiveSecrets).toHaveBeenCalledWith(id);
       expect(nonceRecorded(id, req.headers['x-nonce'] as string)).toBe(false);
     });
 
@@ -542,15 +564,49 @@ describe('DeviceSignatureGuard over DeviceAuthService', () => {
     it('rejects the previous secret once its grace period is over', async () => {
       const [current, previous] = [newSecret(), newSecret()];
       const { device } = addDevice([current, previous]);
-      liveRows.set(device.id, [{ ...device, ...sealer.seal(current, device.id) }]);
+      setLive(device, [current]);
       const req = signedRequest({ deviceId: device.id, secret: previous, method: 'GET', path: ME });
 
       await refused(req, 401, ErrorCode.InvalidSignature);
     });
 
+    it('refuses a secret that died after its key was cached, and looks the keys up again next time', async () => {
+      const { device, secrets } = addDevice();
+      const sign = { deviceId: device.id, secret: secrets[0], method: 'GET', path: ME };
+      await expect(guard.canActivate(contextFor(signedRequest(sign)))).resolves.toBe(true);
+      await expect(guard.canActivate(contextFor(signedRequest(sign)))).resolves.toBe(true);
+      expect(findLiveSecrets).toHaveBeenCalledTimes(1);
+      mark.mockClear();
+
+      setLive(device, []); // revoked on another instance: nothing told this one
+      await refused(signedRequest(sign), 401, ErrorCode.InvalidSignature);
+      expect(findLiveSecrets).toHaveBeenCalledTimes(1);
+      await refused(signedRequest(sign), 401, ErrorCode.InvalidSignature);
+      expect(findLiveSecrets).toHaveBeenCalledTimes(2);
+    });
+
+    it('looks the keys up once more when no cached key verifies (a rotation elsewhere)', async () => {
+      const [old, rotated] = [newSecret(), newSecret()];
+      const { device } = addDevice([old]);
+      const sign = { deviceId: device.id, method: 'GET', path: ME };
+      await expect(
+        guard.canActivate(contextFor(signedRequest({ ...sign, secret: old }))),
+      ).resolves.toBe(true);
+
+      setLive(device, [rotated]);
+      await expect(
+        guard.canActivate(contextFor(signedRequest({ ...sign, secret: rotated }))),
+      ).resolves.toBe(true);
+      expect(findLiveSecrets).toHaveBeenCalledTimes(2);
+      await expect(
+        guard.canActivate(contextFor(signedRequest({ ...sign, secret: rotated }))),
+      ).resolves.toBe(true);
+      expect(findLiveSecrets).toHaveBeenCalledTimes(2);
+    });
+
     it('rejects a device with no live rows (revoked) with invalid_signature', async () => {
       const { device, secrets } = addDevice();
-      liveRows.set(device.id, []);
+      setLive(device, []);
       const req = signedRequest({
         deviceId: device.id,
         secret: secrets[0],
@@ -583,9 +639,7 @@ describe('DeviceSignatureGuard over DeviceAuthService', () => {
     it('rejects a sealed secret copied from another device (its AAD does not match)', async () => {
       const victim = addDevice();
       const intruder = deviceRow();
-      liveRows.set(intruder.id, [
-        { ...intruder, ...sealer.seal(victim.secrets[0], victim.device.id) },
-      ]);
+      setLive(intruder, [victim.secrets[0]], sealer, victim.device.id);
       const req = signedRequest({
         deviceId: intruder.id,
         secret: victim.secrets[0],
@@ -719,7 +773,7 @@ describe('DeviceSignatureGuard over DeviceAuthService', () => {
 
       // … and from then on every device request from that IP is 429.
       const { device, secrets } = addDevice();
-      findLive.mockClear();
+      findLiveSecrets.mockClear();
       const valid = signedRequest(
         { deviceId: device.id, secret: secrets[0], method: 'GET', path: ME },
         { ip },
@@ -729,7 +783,7 @@ describe('DeviceSignatureGuard over DeviceAuthService', () => {
       const retryAfter = retryAfterOf(error);
       expect(retryAfter).toBeGreaterThanOrEqual(1);
       expect(retryAfter).toBeLessThanOrEqual(60);
-      expect(findLive).not.toHaveBeenCalled();
+      expect(findLiveSecrets).not.toHaveBeenCalled();
       expect(nonceRecorded(device.id, valid.headers['x-nonce'] as string)).toBe(false);
 
       // Another IP is not affected.
@@ -943,9 +997,9 @@ describe('DeviceSignatureGuard over DeviceAuthService', () => {
   });
 
   describe('a deletion racing the nonce', () => {
-    it('answers invalid_signature when the nonce store no longer knows the device', async () => {
+    it('answers invalid_signature when the statement finds the device no longer live', async () => {
       const { device, secrets } = addDevice();
-      jest.spyOn(nonces, 'remember').mockResolvedValueOnce('unknown_device');
+      jest.spyOn(nonces, 'admit').mockResolvedValueOnce({ outcome: 'not_live' });
       const req = signedRequest({
         deviceId: device.id,
         secret: secrets[0],
