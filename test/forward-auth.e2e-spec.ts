@@ -283,15 +283,17 @@ describe('forward auth: /api/v1/device-auth/verify (e2e)', () => {
           'X-Forwarded-Uri',
           'X-Original-URI',
           'X-Content-SHA256',
+          'X-Required-Scopes',
         ]),
       );
       expect(Object.keys(op.responses)).toEqual(
-        expect.arrayContaining(['200', '400', '401', '413', '429', '503']),
+        expect.arrayContaining(['200', '400', '401', '403', '413', '429', '503']),
       );
       expect(Object.keys(op.responses['200'].headers ?? {})).toEqual([
         'X-Device-Id',
         'X-Device-Owner-Id',
         'X-Device-Name',
+        'X-Device-Scopes',
       ]);
       expect(op.security).toEqual([{ deviceSignature: [] }]);
     }

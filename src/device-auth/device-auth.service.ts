@@ -7,6 +7,11 @@ import { isUuid } from '../common/uuid';
 import { deviceAuthConfig, DeviceAuthConfig } from '../config/configuration';
 import { MetricsService } from '../observability/metrics.service';
 import type { AuthenticatedDevice } from './current-device.decorator';
+import {
+  checkCredentialPolicy,
+  CREDENTIAL_POLICY_STATUS,
+  CredentialPolicyFailure,
+} from './credential-policy';
 import { DeviceKeyCache } from './device-key-cache';
 import { LastSeenRecorder } from './last-seen.recorder';
 import { NonceStore } from './nonce-store';
@@ -35,8 +40,13 @@ export interface DeviceRequestDescription {
   bodySha256?: string;
   /** The request headers, names in lower case (Node's IncomingHttpHeaders). */
   headers: Record<string, string | string[] | undefined>;
-  /** The original client's address: failures are counted per client IP. */
+  /**
+   * The original client's address, as TRUST_PROXY defines it: failures are
+   * counted per client IP, and a device's allowedCidrs are checked against it.
+   */
   clientIp: string;
+  /** Scopes the route needs, each of which the device must hold. None: the registry's own routes. */
+  requiredScopes?: readonly string[];
 }
 
 export type DeviceAuthFailureCode =
@@ -44,7 +54,15 @@ export type DeviceAuthFailureCode =
   | typeof ErrorCode.TimestampOutOfRange
   | typeof ErrorCode.InvalidSignature
   | typeof ErrorCode.NonceReplayed
+  | CredentialPolicyFailure
   | typeof ErrorCode.RateLimited;
+
+const POLICY_MESSAGES: Record<CredentialPolicyFailure, string> = {
+  [ErrorCode.DeviceDisabled]: 'This device is disabled',
+  [ErrorCode.CredentialExpired]: 'The credential of this device has expired',
+  [ErrorCode.IpNotAllowed]: 'This device may not sign requests from this address',
+  [ErrorCode.InsufficientScope]: 'This device lacks a scope that this request needs',
+};
 
 /** Why a device request was refused; `toApiError()` gives the contract's answer. */
 export class DeviceAuthFailure {
@@ -55,10 +73,18 @@ export class DeviceAuthFailure {
     readonly retryAfterSeconds = 0,
   ) {}
 
+  /** 401, except 403 insufficient_scope (a good credential, a route it may not use) and 429. */
+  get status(): number {
+    if (this.code === ErrorCode.RateLimited) return HttpStatus.TOO_MANY_REQUESTS;
+    return (
+      CREDENTIAL_POLICY_STATUS[this.code as CredentialPolicyFailure] ?? HttpStatus.UNAUTHORIZED
+    );
+  }
+
   toApiError(): ApiError {
     return this.code === ErrorCode.RateLimited
       ? tooManyRequests(this.retryAfterSeconds)
-      : new ApiError(HttpStatus.UNAUTHORIZED, this.code, this.message);
+      : new ApiError(this.status, this.code, this.message);
   }
 }
 
@@ -80,8 +106,10 @@ interface Parsed {
  * DeviceKeyCache); whether the secret that verified is still live is asked
  * of the database with every request, in the same statement that records the
  * nonce, so revocation, rotation and deletion act on the very next request on
- * every instance. The guard of the registry's own device routes and the
- * forward-auth endpoint both call it.
+ * every instance. Then the device's credential policy (disabled, expired,
+ * client IP outside allowedCidrs, a required scope missing), read from the
+ * row that same statement returned. The guard of the registry's own device
+ * routes and the forward-auth endpoint both call it.
  */
 @Injectable()
 export class DeviceAuthService {
@@ -117,7 +145,9 @@ export class DeviceAuthService {
     } catch (error) {
       if (!(error instanceof DeviceAuthFailure)) throw error;
       this.metrics.deviceAuth.inc({ result: error.code });
-      await this.limits.hit(limitKey, 60);
+      // The limit is on requests answered 401: a 403 insufficient_scope is a
+      // device with a good credential calling a route it may not use.
+      if (error.status === HttpStatus.UNAUTHORIZED) await this.limits.hit(limitKey, 60);
       return { ok: false, failure: error };
     }
   }
@@ -166,8 +196,20 @@ export class DeviceAuthService {
     if (admission.outcome === 'replayed') {
       throw new DeviceAuthFailure(ErrorCode.NonceReplayed, 'This nonce has already been used');
     }
-    this.lastSeen.mark(admission.device.id);
-    return admission.device;
+    // The policy is read from the row the statement just returned, never from
+    // a cache, so disabling, expiry, CIDR and scope changes act on the very
+    // next request on every instance. Only now: nothing is told to someone
+    // without the key. The nonce is already burnt, as the contract says.
+    const device = admission.device;
+    const refusal = checkCredentialPolicy(
+      device,
+      req.clientIp,
+      req.requiredScopes ?? [],
+      new Date(),
+    );
+    if (refusal) throw new DeviceAuthFailure(refusal, POLICY_MESSAGES[refusal]);
+    this.lastSeen.mark(device.id);
+    return device;
   }
 
   /** The BODY-SHA256 line: the hash of the received body, else the device's declared one. */

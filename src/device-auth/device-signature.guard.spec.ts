@@ -1,4 +1,5 @@
 import { ExecutionContext, Logger } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ApiError } from '../common/api-error';
 import { UnparsedBody } from '../common/body-parsers';
@@ -10,7 +11,7 @@ import { MetricsService } from '../observability/metrics.service';
 import type { DeviceCredentialsRepository, LiveSecret } from './device-credentials.repository';
 import { DEVICE_AUTH_FAILURES_PER_MINUTE, DeviceAuthService } from './device-auth.service';
 import { DeviceKeyCache } from './device-key-cache';
-import { DeviceSignatureGuard } from './device-signature.guard';
+import { DEVICE_SCOPES, DeviceSignatureGuard } from './device-signature.guard';
 import type { LastSeenRecorder } from './last-seen.recorder';
 import { NonceAdmission, NonceStore } from './nonce-store';
 import { sha256Hex, signRequest, SignOptions } from './signing';
@@ -59,9 +60,14 @@ const NONCE_TTL = 600;
 const ME = '/api/v1/device/me';
 const HEARTBEAT = '/api/v1/device/heartbeat';
 
-function contextFor(req: FakeRequest): ExecutionContext {
+/** The route handler the guard runs for: none of the registry's own device routes declares scopes. */
+function contextFor(req: FakeRequest, scopes?: string[]): ExecutionContext {
+  const handler = () => undefined;
+  if (scopes) Reflect.defineMetadata(DEVICE_SCOPES, scopes, handler);
   return {
     switchToHttp: () => ({ getRequest: () => req }),
+    getHandler: () => handler,
+    getClass: () => class {},
   } as unknown as ExecutionContext;
 }
 
@@ -136,7 +142,7 @@ describe('DeviceSignatureGuard over DeviceAuthService', () => {
     skewSeconds: SKEW,
     nonceTtlSeconds: NONCE_TTL,
   });
-  const guard = new DeviceSignatureGuard(service);
+  const guard = new DeviceSignatureGuard(service, new Reflector());
   let logError: jest.SpyInstance;
 
   /** Registers a device with one live secret per entry (current first), sealed by `by`. */
@@ -747,6 +753,71 @@ describe('DeviceSignatureGuard over DeviceAuthService', () => {
     });
   });
 
+  describe('credential policy, on the row the nonce statement returned', () => {
+    it('answers 403 insufficient_scope on a route declaring a scope the device lacks, and burns the nonce', async () => {
+      const { device, secrets } = addDevice();
+      device.scopes = ['signals.read'];
+      const req = signedRequest({
+        deviceId: device.id,
+        secret: secrets[0],
+        method: 'GET',
+        path: ME,
+      });
+
+      const error = await rejection(guard.canActivate(contextFor(req, ['orders:write'])));
+
+      expect({ status: error.getStatus(), code: codeOf(error) }).toEqual({
+        status: 403,
+        code: ErrorCode.InsufficientScope,
+      });
+      expect(req.device).toBeUndefined();
+      expect(mark).not.toHaveBeenCalled();
+      expect(nonceRecorded(device.id, req.headers['x-nonce'] as string)).toBe(true);
+    });
+
+    it('passes a device holding every scope the route declares', async () => {
+      const { device, secrets } = addDevice();
+      device.scopes = ['orders:write', 'signals.read'];
+      const req = signedRequest({
+        deviceId: device.id,
+        secret: secrets[0],
+        method: 'GET',
+        path: ME,
+      });
+
+      await expect(
+        guard.canActivate(contextFor(req, ['orders:write', 'signals.read'])),
+      ).resolves.toBe(true);
+      expect(req.device).toBe(device);
+    });
+
+    it.each([
+      ['disabled', { disabledAt: new Date() }, ErrorCode.DeviceDisabled],
+      ['expired', { expiresAt: new Date(Date.now() - 1000) }, ErrorCode.CredentialExpired],
+      ['outside allowedCidrs', { allowedCidrs: ['192.0.2.0/24'] }, ErrorCode.IpNotAllowed],
+    ] as const)('answers 401 for a device %s, after the signature', async (_, change, code) => {
+      const { device, secrets } = addDevice();
+      Object.assign(device, change);
+      const req = signedRequest({
+        deviceId: device.id,
+        secret: secrets[0],
+        method: 'GET',
+        path: ME,
+      });
+
+      await refused(req, 401, code);
+      expect(nonceRecorded(device.id, req.headers['x-nonce'] as string)).toBe(true);
+      // A wrong signature is still only invalid_signature: nothing is told without the key.
+      const forged = signedRequest({
+        deviceId: device.id,
+        secret: newSecret(),
+        method: 'GET',
+        path: ME,
+      });
+      await refused(forged, 401, ErrorCode.InvalidSignature);
+    });
+  });
+
   describe('failure limits → 429 rate_limited', () => {
     const LIMIT = DEVICE_AUTH_FAILURES_PER_MINUTE;
 
@@ -794,6 +865,25 @@ describe('DeviceSignatureGuard over DeviceAuthService', () => {
         path: ME,
       });
       await expect(guard.canActivate(contextFor(elsewhere))).resolves.toBe(true);
+    });
+
+    it('counts 401 policy refusals (device_disabled) but not 403 insufficient_scope', async () => {
+      const ip = freshIp();
+      const { device, secrets } = addDevice();
+      const sign = () =>
+        signedRequest({ deviceId: device.id, secret: secrets[0], method: 'GET', path: ME }, { ip });
+      // A device with a good credential calling a route it may not use is not
+      // a failed authentication: any number of them leave the IP alone.
+      for (let i = 0; i < LIMIT + 5; i++) {
+        const error = await rejection(guard.canActivate(contextFor(sign(), ['orders:write'])));
+        expect(codeOf(error)).toBe(ErrorCode.InsufficientScope);
+      }
+      await expect(guard.canActivate(contextFor(sign()))).resolves.toBe(true);
+      mark.mockClear();
+
+      device.disabledAt = new Date();
+      for (let i = 0; i < LIMIT; i++) await refused(sign(), 401, ErrorCode.DeviceDisabled);
+      await refused(sign(), 429, ErrorCode.RateLimited);
     });
 
     it('counts malformed and skewed requests as failures too', async () => {

@@ -11,7 +11,7 @@ import { Public } from '../auth/public.decorator';
 import { ApiErrors } from '../common/api-docs';
 import { ErrorResponseDto } from '../common/error-response.dto';
 import { DEVICE_AUTH_FAILURES_PER_MINUTE } from './device-auth.service';
-import { DEVICE_SIGNATURE_SCHEME } from './device-auth.decorator';
+import { DEVICE_AUTH_401_CODES, DEVICE_SIGNATURE_SCHEME } from './device-auth.decorator';
 import { DeviceRoute } from './device-route';
 import { DeviceSelfDto } from './dto/device-self.dto';
 
@@ -41,8 +41,11 @@ export function ForwardAuthRoute(method: string) {
         'Envoy `ext_authz`) before it passes a device request to your API. The original request is described ' +
         'by `X-Forwarded-Method`/`X-Forwarded-Uri` (Traefik, Caddy) or `X-Original-Method`/`X-Original-URI` ' +
         '(nginx), the device headers passed through, and `X-Content-SHA256` for a request with a body. The ' +
-        'method, query string and body of this call itself are ignored. Success burns the nonce and updates ' +
-        '`lastSeenAt`. Failures are counted per original client IP (`X-Forwarded-For` as `TRUST_PROXY` says).',
+        'method, query string and body of this call itself are ignored. Once the signature verifies, the ' +
+        "device's credential policy is checked: disabled, expired, the original client IP (`X-Forwarded-For` " +
+        'as `TRUST_PROXY` says) outside its allowedCidrs, then the scopes the proxy requires in ' +
+        '`X-Required-Scopes`. Verification burns the nonce; success updates `lastSeenAt`. Answers of 401 are ' +
+        'counted per original client IP.',
     }),
     ApiHeader({
       name: 'X-Forwarded-Method',
@@ -65,6 +68,14 @@ export function ForwardAuthRoute(method: string) {
       required: false,
       description:
         'Target (path and query) of the original request as sent (nginx); or X-Forwarded-Uri',
+    }),
+    ApiHeader({
+      name: 'X-Required-Scopes',
+      required: false,
+      description:
+        'Set by the proxy: space-separated scopes the original route needs (each like `orders:write`, at ' +
+        'most 32); a device lacking one gets 403 `insufficient_scope`. A malformed entry is 400 ' +
+        '`validation_failed`, never skipped. Absent: none.',
     }),
     ApiHeader({ name: 'X-Device-Id', required: true, description: 'The device id (UUID)' }),
     ApiHeader({ name: 'X-Timestamp', required: true, description: 'Unix time in whole seconds' }),
@@ -94,12 +105,17 @@ export function ForwardAuthRoute(method: string) {
           description: 'The device name, percent-encoded UTF-8',
           schema: { type: 'string' },
         },
+        'X-Device-Scopes': {
+          description: 'All the scopes the device holds, space-separated (empty when none)',
+          schema: { type: 'string' },
+        },
       },
     }),
     ApiErrors(
       [
         400,
-        '`validation_failed`: no original method or target header, or the two conventions disagree',
+        '`validation_failed`: no original method or target header, the two conventions disagree, or a ' +
+          'malformed X-Required-Scopes',
       ],
       [413, '`payload_too_large`: a body over 4 KiB sent to this endpoint (proxies send none)'],
     ),
@@ -107,9 +123,13 @@ export function ForwardAuthRoute(method: string) {
       status: 401,
       type: ErrorResponseDto,
       headers: AUTH_ERROR_HEADER_DOC,
-      description:
-        '`device_auth_malformed` (also a malformed X-Content-SHA256), `timestamp_out_of_range`, ' +
-        '`invalid_signature` or `nonce_replayed`',
+      description: `${DEVICE_AUTH_401_CODES}; a malformed X-Content-SHA256 is \`device_auth_malformed\``,
+    }),
+    ApiResponse({
+      status: 403,
+      type: ErrorResponseDto,
+      headers: AUTH_ERROR_HEADER_DOC,
+      description: '`insufficient_scope`: the device lacks a scope named in X-Required-Scopes',
     }),
     ApiResponse({
       status: 429,
