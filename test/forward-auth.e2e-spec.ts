@@ -283,15 +283,25 @@ describe('forward auth: /api/v1/device-auth/verify (e2e)', () => {
           'X-Forwarded-Uri',
           'X-Original-URI',
           'X-Content-SHA256',
+          'X-Required-Scopes',
         ]),
       );
       // A GET's body is never read, so only the other methods can answer 413.
-      const statuses = ['200', '400', '401', '429', '503', ...(method === 'get' ? [] : ['413'])];
+      const statuses = [
+        '200',
+        '400',
+        '401',
+        '403',
+        '429',
+        '503',
+        ...(method === 'get' ? [] : ['413']),
+      ];
       expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(statuses));
       expect(Object.keys(op.responses['200'].headers ?? {})).toEqual([
         'X-Device-Id',
         'X-Device-Owner-Id',
         'X-Device-Name',
+        'X-Device-Scopes',
         'X-Request-Id',
       ]);
       expect(op.security).toEqual([{ deviceSignature: [] }]);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
+import { signRequest } from '../src/device-auth/signing';
 import { createTestApp, SERVER_URL, TestApp } from './app';
 import { createDevice, TestDevice } from './factories/devices';
 import { signedRequest } from './factories/signed';
@@ -78,6 +79,66 @@ function twoInstances(redisUrl: string | undefined): void {
       .expect(200);
     await signedRequest(b, d).expect(401);
     await signedRequest(b, { id: d.id, secret: rotated.body.secret }).expect(200);
+  });
+
+  it('refuses on B, whose key cache is warm, the old secret at once after a rotation on A; B takes the new one', async () => {
+    const d = await createDevice(a, owner);
+    await signedRequest(b, d).expect(200);
+    await signedRequest(b, d).expect(200);
+    const rotated = await request(a.server)
+      .post(`/api/v1/devices/${d.id}/rotate-secret`)
+      .set(owner.auth)
+      .send({ graceSeconds: 0 })
+      .expect(200);
+    const old = await signedRequest(b, d).expect(401);
+    expect(old.body.code).toBe('invalid_signature');
+    await signedRequest(b, { id: d.id, secret: rotated.body.secret }).expect(200);
+    await signedRequest(b, d).expect(401);
+  });
+
+  it('refuses on B, whose key cache is warm, the next request of a device deleted on A', async () => {
+    const d = await createDevice(a, owner);
+    await signedRequest(b, d).expect(200);
+    await request(a.server).delete(`/api/v1/devices/${d.id}`).set(owner.auth).expect(204);
+    const res = await signedRequest(b, d).expect(401);
+    expect(res.body.code).toBe('invalid_signature');
+  });
+
+  it('refuses on B, whose key cache is warm, the next request of a device disabled on A; enabling on A lets it in again', async () => {
+    const d = await createDevice(a, owner);
+    await signedRequest(b, d).expect(200);
+    await signedRequest(b, d).expect(200);
+    await request(a.server).post(`/api/v1/devices/${d.id}/disable`).set(owner.auth).expect(204);
+    const res = await signedRequest(b, d).expect(401);
+    expect(res.body.code).toBe('device_disabled');
+    await request(a.server).post(`/api/v1/devices/${d.id}/enable`).set(owner.auth).expect(204);
+    await signedRequest(b, d).expect(200);
+  });
+
+  it('applies on B, whose key cache is warm, allowedCidrs and scopes changed on A at the next request', async () => {
+    const d = await createDevice(a, owner);
+    const verify = (scopes: string) => {
+      const target = `/api/orders?ref=${randomUUID()}`;
+      return request(b.server)
+        .get('/api/v1/device-auth/verify')
+        .set(signRequest({ deviceId: d.id, secret: d.secret, method: 'GET', path: target }))
+        .set('X-Original-Method', 'GET')
+        .set('X-Original-URI', target)
+        .set('X-Required-Scopes', scopes)
+        .set('X-Forwarded-For', clientIp());
+    };
+    await signedRequest(b, d, { ip: '198.51.100.7' }).expect(200);
+    expect((await verify('orders:write')).body.code).toBe('insufficient_scope');
+
+    await request(a.server)
+      .patch(`/api/v1/devices/${d.id}`)
+      .set(owner.auth)
+      .send({ allowedCidrs: ['203.0.113.0/24', '2001:db8::/32'], scopes: ['orders:write'] })
+      .expect(200);
+    const outside = await signedRequest(b, d, { ip: '198.51.100.7' }).expect(401);
+    expect(outside.body.code).toBe('ip_not_allowed');
+    const ok = await verify('orders:write').expect(200);
+    expect(ok.headers['x-device-scopes']).toBe('orders:write');
   });
 
   it('shares the failed-request limit across instances only through Redis', async () => {

@@ -1,10 +1,11 @@
 import { Inject, Module, OnModuleDestroy } from '@nestjs/common';
-import { getEntityManagerToken } from '@nestjs/typeorm';
 import type Redis from 'ioredis';
-import type { EntityManager } from 'typeorm';
 import { REDIS } from '../common/redis';
 import { DevicesModule } from '../devices/devices.module';
+import { SecretChanges } from '../devices/secret-changes';
+import { SecretSealer } from '../devices/secret-sealer';
 import { DeviceCredentialsRepository } from './device-credentials.repository';
+import { DeviceKeyCache } from './device-key-cache';
 import { DeviceSignatureGuard } from './device-signature.guard';
 import { DeviceAuthService } from './device-auth.service';
 import { DeviceController } from './device.controller';
@@ -15,9 +16,10 @@ import { NonceStore, PostgresNonceStore, RedisNonceStore } from './nonce-store';
 /**
  * Device authentication by HMAC-signed requests: DeviceAuthService and its
  * two entrances (the guard of @DeviceAuth() routes, the forward-auth endpoint
- * for the owner's own APIs), the nonce store (Redis when REDIS_URL is set,
- * else PostgreSQL), lastSeenAt recording and the device routes. Import this module and put @DeviceAuth() on a route to
- * protect it with device signatures.
+ * for the owner's own APIs), the cache of unsealed device keys, the nonce
+ * store (Redis when REDIS_URL is set, else PostgreSQL), lastSeenAt recording
+ * and the device routes. Import this module and put @DeviceAuth() on a route
+ * to protect it with device signatures.
  */
 @Module({
   imports: [DevicesModule],
@@ -28,16 +30,26 @@ import { NonceStore, PostgresNonceStore, RedisNonceStore } from './nonce-store';
     DeviceSignatureGuard,
     LastSeenRecorder,
     {
+      provide: DeviceKeyCache,
+      inject: [DeviceCredentialsRepository, SecretSealer, SecretChanges],
+      useFactory: (
+        credentials: DeviceCredentialsRepository,
+        sealer: SecretSealer,
+        changes: SecretChanges,
+      ) => new DeviceKeyCache(credentials, sealer, changes),
+    },
+    {
       provide: NonceStore,
-      inject: [REDIS, getEntityManagerToken()],
-      useFactory: (redis: Redis | null, em: EntityManager) =>
-        redis ? new RedisNonceStore(redis) : new PostgresNonceStore(em),
+      inject: [REDIS, DeviceCredentialsRepository],
+      useFactory: (redis: Redis | null, credentials: DeviceCredentialsRepository) =>
+        redis ? new RedisNonceStore(redis, credentials) : new PostgresNonceStore(credentials),
     },
   ],
   exports: [
     DeviceAuthService,
     DeviceSignatureGuard,
     DeviceCredentialsRepository,
+    DeviceKeyCache,
     LastSeenRecorder,
     NonceStore,
     DevicesModule,

@@ -1,14 +1,18 @@
-import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
+import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import { timingSafeEqual } from 'node:crypto';
 import { ApiError, tooManyRequests } from '../common/api-error';
 import { ErrorCode } from '../common/error-codes';
 import { RateLimitStore } from '../common/rate-limit.store';
 import { isUuid } from '../common/uuid';
 import { deviceAuthConfig, DeviceAuthConfig } from '../config/configuration';
-import { SecretSealer } from '../devices/secret-sealer';
 import { MetricsService } from '../observability/metrics.service';
 import type { AuthenticatedDevice } from './current-device.decorator';
-import { DeviceCredentialsRepository, DeviceWithSecret } from './device-credentials.repository';
+import {
+  checkCredentialPolicy,
+  CREDENTIAL_POLICY_STATUS,
+  CredentialPolicyFailure,
+} from './credential-policy';
+import { DeviceKeyCache } from './device-key-cache';
 import { LastSeenRecorder } from './last-seen.recorder';
 import { NonceStore } from './nonce-store';
 import { canonicalLines, EMPTY_SHA256, HEADER, hmac } from './signing';
@@ -21,8 +25,6 @@ const NONCE = /^[A-Za-z0-9_-]{16,128}$/;
 /** Standard base64 of the 32 bytes of an HMAC-SHA256, with its padding. */
 const SIGNATURE = /^[A-Za-z0-9+/]{43}=$/;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
-/** Compared against when the device is unknown, so that path costs what a real check costs. */
-const DUMMY_SECRET = 'dvs_unknown-device';
 
 /** A device request as the registry sees it, whichever entrance it came through. */
 export interface DeviceRequestDescription {
@@ -38,8 +40,13 @@ export interface DeviceRequestDescription {
   bodySha256?: string;
   /** The request headers, names in lower case (Node's IncomingHttpHeaders). */
   headers: Record<string, string | string[] | undefined>;
-  /** The original client's address: failures are counted per client IP. */
+  /**
+   * The original client's address, as TRUST_PROXY defines it: failures are
+   * counted per client IP, and a device's allowedCidrs are checked against it.
+   */
   clientIp: string;
+  /** Scopes the route needs, each of which the device must hold. None: the registry's own routes. */
+  requiredScopes?: readonly string[];
 }
 
 export type DeviceAuthFailureCode =
@@ -47,7 +54,15 @@ export type DeviceAuthFailureCode =
   | typeof ErrorCode.TimestampOutOfRange
   | typeof ErrorCode.InvalidSignature
   | typeof ErrorCode.NonceReplayed
+  | CredentialPolicyFailure
   | typeof ErrorCode.RateLimited;
+
+const POLICY_MESSAGES: Record<CredentialPolicyFailure, string> = {
+  [ErrorCode.DeviceDisabled]: 'This device is disabled',
+  [ErrorCode.CredentialExpired]: 'The credential of this device has expired',
+  [ErrorCode.IpNotAllowed]: 'This device may not sign requests from this address',
+  [ErrorCode.InsufficientScope]: 'This device lacks a scope that this request needs',
+};
 
 /** Why a device request was refused; `toApiError()` gives the contract's answer. */
 export class DeviceAuthFailure {
@@ -58,10 +73,18 @@ export class DeviceAuthFailure {
     readonly retryAfterSeconds = 0,
   ) {}
 
+  /** 401, except 403 insufficient_scope (a good credential, a route it may not use) and 429. */
+  get status(): number {
+    if (this.code === ErrorCode.RateLimited) return HttpStatus.TOO_MANY_REQUESTS;
+    return (
+      CREDENTIAL_POLICY_STATUS[this.code as CredentialPolicyFailure] ?? HttpStatus.UNAUTHORIZED
+    );
+  }
+
   toApiError(): ApiError {
     return this.code === ErrorCode.RateLimited
       ? tooManyRequests(this.retryAfterSeconds)
-      : new ApiError(HttpStatus.UNAUTHORIZED, this.code, this.message);
+      : new ApiError(this.status, this.code, this.message);
   }
 }
 
@@ -79,17 +102,19 @@ interface Parsed {
  * Authenticates a device request signed with HMAC-SHA256 (see signing.ts):
  * strict headers, timestamp within the allowed skew, a signature that one of
  * the device's live secrets produced over the request as sent (method, target,
- * body hash), and a nonce never used before. Nothing is cached, so revocation
- * and deletion act on the very next request on every instance. The guard of
- * the registry's own device routes and the forward-auth endpoint both call it.
+ * body hash), and a nonce never used before. Keys come from memory (see
+ * DeviceKeyCache); whether the secret that verified is still live is asked
+ * of the database with every request, in the same statement that records the
+ * nonce, so revocation, rotation and deletion act on the very next request on
+ * every instance. Then the device's credential policy (disabled, expired,
+ * client IP outside allowedCidrs, a required scope missing), read from the
+ * row that same statement returned. The guard of the registry's own device
+ * routes and the forward-auth endpoint both call it.
  */
 @Injectable()
 export class DeviceAuthService {
-  private readonly logger = new Logger('DeviceAuth');
-
   constructor(
-    private readonly credentials: DeviceCredentialsRepository,
-    private readonly sealer: SecretSealer,
+    private readonly keys: DeviceKeyCache,
     private readonly nonces: NonceStore,
     private readonly lastSeen: LastSeenRecorder,
     private readonly limits: RateLimitStore,
@@ -120,7 +145,9 @@ export class DeviceAuthService {
     } catch (error) {
       if (!(error instanceof DeviceAuthFailure)) throw error;
       this.metrics.deviceAuth.inc({ result: error.code });
-      await this.limits.hit(limitKey, 60);
+      // The limit is on requests answered 401: a 403 insufficient_scope is a
+      // device with a good credential calling a route it may not use.
+      if (error.status === HttpStatus.UNAUTHORIZED) await this.limits.hit(limitKey, 60);
       return { ok: false, failure: error };
     }
   }
@@ -144,28 +171,44 @@ export class DeviceAuthService {
       deviceId: h.deviceId,
       bodySha256,
     });
-    const rows = await this.credentials.findLive(h.deviceId);
-    // Every live secret is tried (a dummy one for an unknown device), so the
-    // time taken does not tell an unknown device from a wrong signature.
-    const results = (rows.length > 0 ? rows : [undefined]).map((row) =>
-      this.matches(row, canonical, h.signature),
+    // Every live key of the device is tried (a placeholder for an unknown
+    // device), so the time taken does not tell which, if any, matched.
+    const secretId = await this.keys.find(h.deviceId, (key) =>
+      timingSafeEqual(hmac(key, canonical), h.signature),
     );
-    if (!results.includes(true)) throw invalidSignature();
+    if (!secretId) throw invalidSignature();
 
     // Only a verified request may burn a nonce: otherwise anyone could spend a
-    // device's future nonces with forged requests.
-    const nonce = await this.nonces.remember(
-      h.deviceId.toLowerCase(),
+    // device's future nonces with forged requests. The same round trip checks
+    // that the secret that verified is still live.
+    const deviceId = h.deviceId.toLowerCase();
+    const admission = await this.nonces.admit(
+      deviceId,
+      secretId,
       h.nonce,
       this.cfg.nonceTtlSeconds,
     );
-    if (nonce === 'replayed') {
+    if (admission.outcome === 'not_live') {
+      // Revoked, deleted or rotated elsewhere: the held keys are stale.
+      this.keys.forget(deviceId);
+      throw invalidSignature();
+    }
+    if (admission.outcome === 'replayed') {
       throw new DeviceAuthFailure(ErrorCode.NonceReplayed, 'This nonce has already been used');
     }
-    // Deleted between the lookup and the nonce: as if it had never existed.
-    if (nonce === 'unknown_device') throw invalidSignature();
-    this.lastSeen.mark(rows[0].id);
-    const { sealed: _sealed, kekId: _kekId, ...device } = rows[0];
+    // The policy is read from the row the statement just returned, never from
+    // a cache, so disabling, expiry, CIDR and scope changes act on the very
+    // next request on every instance. Only now: nothing is told to someone
+    // without the key. The nonce is already burnt, as the contract says.
+    const device = admission.device;
+    const refusal = checkCredentialPolicy(
+      device,
+      req.clientIp,
+      req.requiredScopes ?? [],
+      new Date(),
+    );
+    if (refusal) throw new DeviceAuthFailure(refusal, POLICY_MESSAGES[refusal]);
+    this.lastSeen.mark(device.id);
     return device;
   }
 
@@ -186,25 +229,6 @@ export class DeviceAuthService {
       );
     }
     return declared;
-  }
-
-  private matches(
-    row: DeviceWithSecret | undefined,
-    canonical: string,
-    signature: Buffer,
-  ): boolean {
-    if (!row) {
-      timingSafeEqual(hmac(DUMMY_SECRET, canonical), signature);
-      return false;
-    }
-    let secret: string;
-    try {
-      secret = this.sealer.unseal(row, row.id);
-    } catch (error) {
-      this.logger.error(`Cannot unseal a secret of device ${row.id}: ${(error as Error).message}`);
-      return false;
-    }
-    return timingSafeEqual(hmac(secret, canonical), signature);
   }
 }
 

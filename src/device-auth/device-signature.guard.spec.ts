@@ -1,4 +1,5 @@
 import { ExecutionContext, Logger } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ApiError } from '../common/api-error';
 import { UnparsedBody } from '../common/body-parsers';
@@ -7,14 +8,12 @@ import { MemoryRateLimitStore } from '../common/rate-limit.store';
 import type { Device } from '../devices/device.entity';
 import { SecretSealer } from '../devices/secret-sealer';
 import { MetricsService } from '../observability/metrics.service';
-import type {
-  DeviceCredentialsRepository,
-  DeviceWithSecret,
-} from './device-credentials.repository';
+import type { DeviceCredentialsRepository, LiveSecret } from './device-credentials.repository';
 import { DEVICE_AUTH_FAILURES_PER_MINUTE, DeviceAuthService } from './device-auth.service';
-import { DeviceSignatureGuard } from './device-signature.guard';
+import { DeviceKeyCache } from './device-key-cache';
+import { DEVICE_SCOPES, DeviceSignatureGuard } from './device-signature.guard';
 import type { LastSeenRecorder } from './last-seen.recorder';
-import { NonceOutcome, NonceStore } from './nonce-store';
+import { NonceAdmission, NonceStore } from './nonce-store';
 import { sha256Hex, signRequest, SignOptions } from './signing';
 import { rejected } from '../../test/support/thrown';
 
@@ -28,14 +27,31 @@ interface FakeRequest {
   device?: Device;
 }
 
+/** The devices and live secrets of the fake database, by device id. */
+type LiveDevices = Map<string, { device: Device; secrets: LiveSecret[] }>;
+
+/** What the database answers (see DeviceCredentialsRepository.recordNonceIfLive), in memory. */
 class MemoryNonceStore extends NonceStore {
   readonly used = new Set<string>();
 
-  remember(deviceId: string, nonce: string, _ttlSeconds: number): Promise<NonceOutcome> {
+  constructor(private readonly live: LiveDevices) {
+    super();
+  }
+
+  admit(
+    deviceId: string,
+    secretId: string,
+    nonce: string,
+    _ttlSeconds: number,
+  ): Promise<NonceAdmission> {
+    const entry = this.live.get(deviceId);
+    if (!entry?.secrets.some((s) => s.secretId === secretId)) {
+      return Promise.resolve({ outcome: 'not_live' });
+    }
     const key = `${deviceId}:${nonce}`;
-    if (this.used.has(key)) return Promise.resolve('replayed');
+    if (this.used.has(key)) return Promise.resolve({ outcome: 'replayed' });
     this.used.add(key);
-    return Promise.resolve('fresh');
+    return Promise.resolve({ outcome: 'ok', device: entry.device });
   }
 }
 
@@ -44,9 +60,14 @@ const NONCE_TTL = 600;
 const ME = '/api/v1/device/me';
 const HEARTBEAT = '/api/v1/device/heartbeat';
 
-function contextFor(req: FakeRequest): ExecutionContext {
+/** The route handler the guard runs for: none of the registry's own device routes declares scopes. */
+function contextFor(req: FakeRequest, scopes?: string[]): ExecutionContext {
+  const handler = () => undefined;
+  if (scopes) Reflect.defineMetadata(DEVICE_SCOPES, scopes, handler);
   return {
     switchToHttp: () => ({ getRequest: () => req }),
+    getHandler: () => handler,
+    getClass: () => class {},
   } as unknown as ExecutionContext;
 }
 
@@ -106,31 +127,37 @@ describe('DeviceSignatureGuard over DeviceAuthService', () => {
   const kek = randomBytes(32);
   const sealer = new SecretSealer(kek);
   const strangerSealer = new SecretSealer(randomBytes(32));
-  const liveRows = new Map<string, DeviceWithSecret[]>();
-  const findLive = jest.fn((id: string) =>
-    Promise.resolve([...(liveRows.get(id.toLowerCase()) ?? [])]),
+  const live: LiveDevices = new Map();
+  const findLiveSecrets = jest.fn((id: string) =>
+    Promise.resolve([...(live.get(id.toLowerCase())?.secrets ?? [])]),
   );
-  const credentials = { findLive } as unknown as DeviceCredentialsRepository;
-  const nonces = new MemoryNonceStore();
+  const credentials = { findLiveSecrets } as unknown as DeviceCredentialsRepository;
+  const keys = new DeviceKeyCache(credentials, sealer);
+  const nonces = new MemoryNonceStore(live);
   const mark = jest.fn();
   const lastSeen = { mark } as unknown as LastSeenRecorder;
   const limits = new MemoryRateLimitStore();
   const metrics = new MetricsService();
-  const service = new DeviceAuthService(credentials, sealer, nonces, lastSeen, limits, metrics, {
+  const service = new DeviceAuthService(keys, nonces, lastSeen, limits, metrics, {
     skewSeconds: SKEW,
     nonceTtlSeconds: NONCE_TTL,
   });
-  const guard = new DeviceSignatureGuard(service);
+  const guard = new DeviceSignatureGuard(service, new Reflector());
   let logError: jest.SpyInstance;
 
   /** Registers a device with one live secret per entry (current first), sealed by `by`. */
   function addDevice(secrets = [newSecret()], by = sealer): { device: Device; secrets: string[] } {
     const device = deviceRow();
-    liveRows.set(
-      device.id,
-      secrets.map((secret) => ({ ...device, ...by.seal(secret, device.id) })),
-    );
+    setLive(device, secrets, by);
     return { device, secrets };
+  }
+
+  /** Makes exactly these secrets of the device live (an empty list: revoked or deleted). */
+  function setLive(device: Device, secrets: string[], by = sealer, aad = device.id): void {
+    live.set(device.id, {
+      device,
+      secrets: secrets.map((secret) => ({ secretId: randomUUID(), ...by.seal(secret, aad) })),
+    });
   }
 
   /** Freezes Date.now at the middle of the current second and returns that second. */
@@ -154,7 +181,7 @@ describe('DeviceSignatureGuard over DeviceAuthService', () => {
     nonces.used.has(`${deviceId.toLowerCase()}:${nonce}`);
 
   beforeEach(() => {
-    findLive.mockClear();
+    findLiveSecrets.mockClear();
     mark.mockClear();
     logError = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
   });
@@ -175,7 +202,7 @@ describe('DeviceSignatureGuard over DeviceAuthService', () => {
         body: '{"battery":91}',
         nonce,
       });
-      const remember = jest.spyOn(nonces, 'remember');
+      const admit = jest.spyOn(nonces, 'admit');
 
       await expect(guard.canActivate(contextFor(req))).resolves.toBe(true);
 
@@ -184,8 +211,9 @@ describe('DeviceSignatureGuard over DeviceAuthService', () => {
       expect(req.device).not.toHaveProperty('kekId');
       expect(mark).toHaveBeenCalledTimes(1);
       expect(mark).toHaveBeenCalledWith(device.id);
-      expect(findLive).toHaveBeenCalledWith(device.id);
-      expect(remember).toHaveBeenCalledWith(device.id, nonce, NONCE_TTL);
+      expect(findLiveSecrets).toHaveBeenCalledWith(device.id);
+      const secretId = live.get(device.id)!.secrets[0].secretId;
+      expect(admit).toHaveBeenCalledWith(device.id, secretId, nonce, NONCE_TTL);
       expect(nonceRecorded(device.id, nonce)).toBe(true);
     });
 
@@ -277,7 +305,7 @@ describe('DeviceSignatureGuard over DeviceAuthService', () => {
       const req = signedRequest({ deviceId: id, secret: secrets[0], method: 'GET', path: ME });
 
       await refused(req, 401, ErrorCode.DeviceAuthMalformed);
-      expect(findLive).not.toHaveBeenCalled();
+      expect(findLiveSecrets).not.toHaveBeenCalled();
     });
 
     const now = () => Math.floor(Date.now() / 1000);
@@ -359,7 +387,7 @@ describe('DeviceSignatureGuard over DeviceAuthService', () => {
       req.headers['x-signature'] = 'AAAA';
 
       await refused(req, 401, ErrorCode.DeviceAuthMalformed);
-      expect(findLive).not.toHaveBeenCalled();
+      expect(findLiveSecrets).not.toHaveBeenCalled();
     });
   });
 
@@ -411,7 +439,7 @@ describe('DeviceSignatureGuard over DeviceAuthService', () => {
       const req = signedRequest({ deviceId: id, secret: newSecret(), method: 'GET', path: ME });
 
       await refused(req, 401, ErrorCode.InvalidSignature);
-      expect(findLive).toHaveBeenCalledWith(id);
+      expect(findLiveSecrets).toHaveBeenCalledWith(id);
       expect(nonceRecorded(id, req.headers['x-nonce'] as string)).toBe(false);
     });
 
@@ -542,15 +570,49 @@ describe('DeviceSignatureGuard over DeviceAuthService', () => {
     it('rejects the previous secret once its grace period is over', async () => {
       const [current, previous] = [newSecret(), newSecret()];
       const { device } = addDevice([current, previous]);
-      liveRows.set(device.id, [{ ...device, ...sealer.seal(current, device.id) }]);
+      setLive(device, [current]);
       const req = signedRequest({ deviceId: device.id, secret: previous, method: 'GET', path: ME });
 
       await refused(req, 401, ErrorCode.InvalidSignature);
     });
 
+    it('refuses a secret that died after its key was cached, and looks the keys up again next time', async () => {
+      const { device, secrets } = addDevice();
+      const sign = { deviceId: device.id, secret: secrets[0], method: 'GET', path: ME };
+      await expect(guard.canActivate(contextFor(signedRequest(sign)))).resolves.toBe(true);
+      await expect(guard.canActivate(contextFor(signedRequest(sign)))).resolves.toBe(true);
+      expect(findLiveSecrets).toHaveBeenCalledTimes(1);
+      mark.mockClear();
+
+      setLive(device, []); // revoked on another instance: nothing told this one
+      await refused(signedRequest(sign), 401, ErrorCode.InvalidSignature);
+      expect(findLiveSecrets).toHaveBeenCalledTimes(1);
+      await refused(signedRequest(sign), 401, ErrorCode.InvalidSignature);
+      expect(findLiveSecrets).toHaveBeenCalledTimes(2);
+    });
+
+    it('looks the keys up once more when no cached key verifies (a rotation elsewhere)', async () => {
+      const [old, rotated] = [newSecret(), newSecret()];
+      const { device } = addDevice([old]);
+      const sign = { deviceId: device.id, method: 'GET', path: ME };
+      await expect(
+        guard.canActivate(contextFor(signedRequest({ ...sign, secret: old }))),
+      ).resolves.toBe(true);
+
+      setLive(device, [rotated]);
+      await expect(
+        guard.canActivate(contextFor(signedRequest({ ...sign, secret: rotated }))),
+      ).resolves.toBe(true);
+      expect(findLiveSecrets).toHaveBeenCalledTimes(2);
+      await expect(
+        guard.canActivate(contextFor(signedRequest({ ...sign, secret: rotated }))),
+      ).resolves.toBe(true);
+      expect(findLiveSecrets).toHaveBeenCalledTimes(2);
+    });
+
     it('rejects a device with no live rows (revoked) with invalid_signature', async () => {
       const { device, secrets } = addDevice();
-      liveRows.set(device.id, []);
+      setLive(device, []);
       const req = signedRequest({
         deviceId: device.id,
         secret: secrets[0],
@@ -583,9 +645,7 @@ describe('DeviceSignatureGuard over DeviceAuthService', () => {
     it('rejects a sealed secret copied from another device (its AAD does not match)', async () => {
       const victim = addDevice();
       const intruder = deviceRow();
-      liveRows.set(intruder.id, [
-        { ...intruder, ...sealer.seal(victim.secrets[0], victim.device.id) },
-      ]);
+      setLive(intruder, [victim.secrets[0]], sealer, victim.device.id);
       const req = signedRequest({
         deviceId: intruder.id,
         secret: victim.secrets[0],
@@ -693,6 +753,71 @@ describe('DeviceSignatureGuard over DeviceAuthService', () => {
     });
   });
 
+  describe('credential policy, on the row the nonce statement returned', () => {
+    it('answers 403 insufficient_scope on a route declaring a scope the device lacks, and burns the nonce', async () => {
+      const { device, secrets } = addDevice();
+      device.scopes = ['signals.read'];
+      const req = signedRequest({
+        deviceId: device.id,
+        secret: secrets[0],
+        method: 'GET',
+        path: ME,
+      });
+
+      const error = await rejection(guard.canActivate(contextFor(req, ['orders:write'])));
+
+      expect({ status: error.getStatus(), code: codeOf(error) }).toEqual({
+        status: 403,
+        code: ErrorCode.InsufficientScope,
+      });
+      expect(req.device).toBeUndefined();
+      expect(mark).not.toHaveBeenCalled();
+      expect(nonceRecorded(device.id, req.headers['x-nonce'] as string)).toBe(true);
+    });
+
+    it('passes a device holding every scope the route declares', async () => {
+      const { device, secrets } = addDevice();
+      device.scopes = ['orders:write', 'signals.read'];
+      const req = signedRequest({
+        deviceId: device.id,
+        secret: secrets[0],
+        method: 'GET',
+        path: ME,
+      });
+
+      await expect(
+        guard.canActivate(contextFor(req, ['orders:write', 'signals.read'])),
+      ).resolves.toBe(true);
+      expect(req.device).toBe(device);
+    });
+
+    it.each([
+      ['disabled', { disabledAt: new Date() }, ErrorCode.DeviceDisabled],
+      ['expired', { expiresAt: new Date(Date.now() - 1000) }, ErrorCode.CredentialExpired],
+      ['outside allowedCidrs', { allowedCidrs: ['192.0.2.0/24'] }, ErrorCode.IpNotAllowed],
+    ] as const)('answers 401 for a device %s, after the signature', async (_, change, code) => {
+      const { device, secrets } = addDevice();
+      Object.assign(device, change);
+      const req = signedRequest({
+        deviceId: device.id,
+        secret: secrets[0],
+        method: 'GET',
+        path: ME,
+      });
+
+      await refused(req, 401, code);
+      expect(nonceRecorded(device.id, req.headers['x-nonce'] as string)).toBe(true);
+      // A wrong signature is still only invalid_signature: nothing is told without the key.
+      const forged = signedRequest({
+        deviceId: device.id,
+        secret: newSecret(),
+        method: 'GET',
+        path: ME,
+      });
+      await refused(forged, 401, ErrorCode.InvalidSignature);
+    });
+  });
+
   describe('failure limits → 429 rate_limited', () => {
     const LIMIT = DEVICE_AUTH_FAILURES_PER_MINUTE;
 
@@ -719,7 +844,7 @@ describe('DeviceSignatureGuard over DeviceAuthService', () => {
 
       // … and from then on every device request from that IP is 429.
       const { device, secrets } = addDevice();
-      findLive.mockClear();
+      findLiveSecrets.mockClear();
       const valid = signedRequest(
         { deviceId: device.id, secret: secrets[0], method: 'GET', path: ME },
         { ip },
@@ -729,7 +854,7 @@ describe('DeviceSignatureGuard over DeviceAuthService', () => {
       const retryAfter = retryAfterOf(error);
       expect(retryAfter).toBeGreaterThanOrEqual(1);
       expect(retryAfter).toBeLessThanOrEqual(60);
-      expect(findLive).not.toHaveBeenCalled();
+      expect(findLiveSecrets).not.toHaveBeenCalled();
       expect(nonceRecorded(device.id, valid.headers['x-nonce'] as string)).toBe(false);
 
       // Another IP is not affected.
@@ -740,6 +865,25 @@ describe('DeviceSignatureGuard over DeviceAuthService', () => {
         path: ME,
       });
       await expect(guard.canActivate(contextFor(elsewhere))).resolves.toBe(true);
+    });
+
+    it('counts 401 policy refusals (device_disabled) but not 403 insufficient_scope', async () => {
+      const ip = freshIp();
+      const { device, secrets } = addDevice();
+      const sign = () =>
+        signedRequest({ deviceId: device.id, secret: secrets[0], method: 'GET', path: ME }, { ip });
+      // A device with a good credential calling a route it may not use is not
+      // a failed authentication: any number of them leave the IP alone.
+      for (let i = 0; i < LIMIT + 5; i++) {
+        const error = await rejection(guard.canActivate(contextFor(sign(), ['orders:write'])));
+        expect(codeOf(error)).toBe(ErrorCode.InsufficientScope);
+      }
+      await expect(guard.canActivate(contextFor(sign()))).resolves.toBe(true);
+      mark.mockClear();
+
+      device.disabledAt = new Date();
+      for (let i = 0; i < LIMIT; i++) await refused(sign(), 401, ErrorCode.DeviceDisabled);
+      await refused(sign(), 429, ErrorCode.RateLimited);
     });
 
     it('counts malformed and skewed requests as failures too', async () => {
@@ -943,9 +1087,9 @@ describe('DeviceSignatureGuard over DeviceAuthService', () => {
   });
 
   describe('a deletion racing the nonce', () => {
-    it('answers invalid_signature when the nonce store no longer knows the device', async () => {
+    it('answers invalid_signature when the statement finds the device no longer live', async () => {
       const { device, secrets } = addDevice();
-      jest.spyOn(nonces, 'remember').mockResolvedValueOnce('unknown_device');
+      jest.spyOn(nonces, 'admit').mockResolvedValueOnce({ outcome: 'not_live' });
       const req = signedRequest({
         deviceId: device.id,
         secret: secrets[0],

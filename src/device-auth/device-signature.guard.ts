@@ -1,9 +1,13 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { UnparsedBody } from '../common/body-parsers';
 import type { AuthenticatedDevice } from './current-device.decorator';
 import { DeviceAuthService } from './device-auth.service';
 import { sha256Hex } from './signing';
+
+/** Route metadata: the scopes a @DeviceAuth() route needs. */
+export const DEVICE_SCOPES = 'deviceAuth:scopes';
 
 interface DeviceRequest extends FastifyRequest {
   rawBody?: Buffer;
@@ -13,11 +17,16 @@ interface DeviceRequest extends FastifyRequest {
 /**
  * The HTTP side of @DeviceAuth() routes: describes the Fastify request to
  * DeviceAuthService (the target exactly as sent, the hash of the body as
- * received) and turns its answer into the device on the request or an error.
+ * received, the client IP as TRUST_PROXY defines it, the scopes the route
+ * declares with @DeviceAuth({ scopes })) and turns its answer into the device
+ * on the request or an error.
  */
 @Injectable()
 export class DeviceSignatureGuard implements CanActivate {
-  constructor(private readonly auth: DeviceAuthService) {}
+  constructor(
+    private readonly auth: DeviceAuthService,
+    private readonly reflector: Reflector,
+  ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const req = context.switchToHttp().getRequest<DeviceRequest>();
@@ -27,6 +36,11 @@ export class DeviceSignatureGuard implements CanActivate {
       bodySha256: sha256Hex(req.rawBody ?? ''),
       headers: req.headers,
       clientIp: req.ip,
+      // Declared on the handler, on its controller, or both: all are needed.
+      requiredScopes: this.reflector.getAllAndMerge<string[]>(DEVICE_SCOPES, [
+        context.getHandler(),
+        context.getClass(),
+      ]),
     });
     if (!result.ok) throw result.failure.toApiError();
     req.device = result.device;

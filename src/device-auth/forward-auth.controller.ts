@@ -100,6 +100,9 @@ export class ForwardAuthController {
       'X-Device-Owner-Id': device.userId,
       // Names are any UTF-8; a header value is not.
       'X-Device-Name': encodeURIComponent(device.name),
+      // All the device holds, not only what was required: the upstream may
+      // decide finer-grained things itself. Empty when it holds none.
+      'X-Device-Scopes': device.scopes.join(' '),
     });
     return { ...toDeviceDto(device), ownerId: device.userId };
   }

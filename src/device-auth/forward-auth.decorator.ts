@@ -3,7 +3,7 @@ import { ApiHeader, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@n
 import { Public } from '../auth/public.decorator';
 import { ApiErrors, ApiErrorWithHeaders } from '../common/api-docs';
 import { DEVICE_AUTH_FAILURES_PER_MINUTE } from './device-auth.service';
-import { DEVICE_SIGNATURE_SCHEME } from './device-auth.decorator';
+import { DEVICE_AUTH_401_CODES, DEVICE_SIGNATURE_SCHEME } from './device-auth.decorator';
 import { DeviceRoute } from './device-route';
 import { DeviceSelfDto } from './dto/device-self.dto';
 
@@ -33,8 +33,11 @@ export function ForwardAuthRoute(method: string) {
         'Envoy `ext_authz`) before it passes a device request to your API. The original request is described ' +
         'by `X-Forwarded-Method`/`X-Forwarded-Uri` (Traefik, Caddy) or `X-Original-Method`/`X-Original-URI` ' +
         '(nginx), the device headers passed through, and `X-Content-SHA256` for a request with a body. The ' +
-        'method, query string and body of this call itself are ignored. Success burns the nonce and updates ' +
-        '`lastSeenAt`. Failures are counted per original client IP (`X-Forwarded-For` as `TRUST_PROXY` says).',
+        'method, query string and body of this call itself are ignored. Once the signature verifies, the ' +
+        "device's credential policy is checked: disabled, expired, the original client IP (`X-Forwarded-For` " +
+        'as `TRUST_PROXY` says) outside its allowedCidrs, then the scopes the proxy requires in ' +
+        '`X-Required-Scopes`. Verification burns the nonce; success updates `lastSeenAt`. Answers of 401 are ' +
+        'counted per original client IP.',
     }),
     ApiHeader({
       name: 'X-Forwarded-Method',
@@ -57,6 +60,14 @@ export function ForwardAuthRoute(method: string) {
       required: false,
       description:
         'Target (path and query) of the original request as sent (nginx); or X-Forwarded-Uri',
+    }),
+    ApiHeader({
+      name: 'X-Required-Scopes',
+      required: false,
+      description:
+        'Set by the proxy: space-separated scopes the original route needs (each like `orders:write`, at ' +
+        'most 32); a device lacking one gets 403 `insufficient_scope`. A malformed entry is 400 ' +
+        '`validation_failed`, never skipped. Absent: none.',
     }),
     ApiHeader({ name: 'X-Device-Id', required: true, description: 'The device id (UUID)' }),
     ApiHeader({ name: 'X-Timestamp', required: true, description: 'Unix time in whole seconds' }),
@@ -86,20 +97,28 @@ export function ForwardAuthRoute(method: string) {
           description: 'The device name, percent-encoded UTF-8',
           schema: { type: 'string' },
         },
+        'X-Device-Scopes': {
+          description: 'All the scopes the device holds, space-separated (empty when none)',
+          schema: { type: 'string' },
+        },
       },
     }),
     ApiErrors(
       [
         400,
-        '`validation_failed`: no original method or target header, or the two conventions disagree',
+        '`validation_failed`: no original method or target header, the two conventions disagree, or a ' +
+          'malformed X-Required-Scopes',
       ],
       [413, '`payload_too_large`: a body over 4 KiB sent to this endpoint (proxies send none)'],
     ),
     ApiErrorWithHeaders(
       401,
-      '`device_auth_malformed` (also a malformed X-Content-SHA256), `timestamp_out_of_range`, ' +
-        '`invalid_signature` or `nonce_replayed`; once the signature verifies, `device_disabled`, ' +
-        '`credential_expired` or `ip_not_allowed`',
+      `${DEVICE_AUTH_401_CODES}; a malformed X-Content-SHA256 is \`device_auth_malformed\``,
+      AUTH_ERROR_HEADER_DOC,
+    ),
+    ApiErrorWithHeaders(
+      403,
+      '`insufficient_scope`: the device lacks a scope named in X-Required-Scopes',
       AUTH_ERROR_HEADER_DOC,
     ),
     ApiErrorWithHeaders(

@@ -2,6 +2,8 @@ import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { badRequest } from '../common/api-error';
 import { ErrorCode } from '../common/error-codes';
+import { MAX_POLICY_ENTRIES } from '../devices/device.entity';
+import { SCOPE_PATTERN } from '../devices/dto/device-policy';
 import type { DeviceRequestDescription } from './device-auth.service';
 
 /** The two conventions proxies use to describe the original request. */
@@ -36,11 +38,43 @@ function described(req: FastifyRequest, names: readonly string[], what: string):
   return values[0];
 }
 
+/** The header in which the proxy names the scopes the original route needs. */
+export const REQUIRED_SCOPES_HEADER = 'x-required-scopes';
+
+/**
+ * The scopes the proxy requires, space-separated; the header may come more
+ * than once, and every scope named is required. A malformed one is refused
+ * (400), never skipped: skipping would let the request through without a
+ * requirement the proxy's owner meant to impose, whereas a 400 shows the
+ * misconfiguration at once. A device holds at most 32 scopes, so a longer
+ * list is a mistake too.
+ */
+function requiredScopes(req: FastifyRequest): string[] {
+  const raw = req.headers[REQUIRED_SCOPES_HEADER];
+  const values = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
+  const scopes = [...new Set(values.flatMap((v) => v.split(' ').filter((s) => s !== '')))];
+  const bad = scopes.find((scope) => !SCOPE_PATTERN.test(scope));
+  if (bad !== undefined) {
+    throw badRequest(
+      ErrorCode.ValidationFailed,
+      `X-Required-Scopes must be space-separated scopes matching ${SCOPE_PATTERN.source}`,
+    );
+  }
+  if (scopes.length > MAX_POLICY_ENTRIES) {
+    throw badRequest(
+      ErrorCode.ValidationFailed,
+      `X-Required-Scopes must name at most ${MAX_POLICY_ENTRIES} scopes`,
+    );
+  }
+  return scopes;
+}
+
 /**
  * The original device request a forward-auth call describes: method and
  * target from the proxy's headers, the body hash from the device's
  * X-Content-SHA256 (the proxy does not pass the body), the client as
- * TRUST_PROXY says. The verify call's own method, query and body play no part.
+ * TRUST_PROXY says, the scopes the proxy requires from X-Required-Scopes. The
+ * verify call's own method, query and body play no part.
  */
 export const ForwardedDeviceRequest = createParamDecorator(
   (_: unknown, ctx: ExecutionContext): DeviceRequestDescription => {
@@ -54,6 +88,7 @@ export const ForwardedDeviceRequest = createParamDecorator(
       target: described(req, TARGET_HEADERS, 'request target'),
       headers: req.headers,
       clientIp: req.ip,
+      requiredScopes: requiredScopes(req),
     };
   },
 );

@@ -1,92 +1,103 @@
 import { Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
-import type { EntityManager } from 'typeorm';
-import { pgError, queryRows } from '../database/query-rows';
+import type { DeviceCredentialsRepository, NonceAdmission } from './device-credentials.repository';
+
+export type { NonceAdmission } from './device-credentials.repository';
 
 /**
- * `fresh`: recorded now. `replayed`: already used. `unknown_device`: the
- * device no longer exists (deleted since it was looked up).
- */
-export type NonceOutcome = 'fresh' | 'replayed' | 'unknown_device';
-
-/** PostgreSQL's foreign_key_violation. */
-const FOREIGN_KEY_VIOLATION = '23503';
-
-/**
- * Remembers the nonces devices have used, for `ttlSeconds`, across all
- * instances. `remember` is one atomic operation that answers whether the
- * nonce was fresh, so two concurrent requests with one nonce cannot both pass.
+ * The last step of device authentication, after the signature verified
+ * with the key of `secretId`: the database confirms that this very secret
+ * is still live (so revocation, deletion and rotation act on the very next
+ * request on every instance, whatever a key cache holds) and the nonce is
+ * recorded for `ttlSeconds` across all instances. One round trip's latency,
+ * and two concurrent requests with one nonce cannot both pass. A request
+ * refused as not live does not use its nonce up.
  */
 export abstract class NonceStore {
-  abstract remember(deviceId: string, nonce: string, ttlSeconds: number): Promise<NonceOutcome>;
+  abstract admit(
+    deviceId: string,
+    secretId: string,
+    nonce: string,
+    ttlSeconds: number,
+  ): Promise<NonceAdmission>;
+
   close(): void {}
 }
 
-/** Redis: SET NX EX, one round trip. */
+/**
+ * Redis: the nonce by SET NX EX and the liveness check in PostgreSQL, sent
+ * at the same time. A nonce set for a request that turns out not live is
+ * deleted again.
+ */
 export class RedisNonceStore extends NonceStore {
+  private readonly logger = new Logger('NonceStore');
+
   constructor(
     private readonly redis: Redis,
+    private readonly credentials: DeviceCredentialsRepository,
     private readonly prefix = 'dr:nonce:',
   ) {
     super();
   }
 
-  async remember(deviceId: string, nonce: string, ttlSeconds: number): Promise<NonceOutcome> {
-    const set = await this.redis.set(
-      `${this.prefix}${deviceId}:${nonce}`,
-      '1',
-      'EX',
-      ttlSeconds,
-      'NX',
-    );
-    return set === 'OK' ? 'fresh' : 'replayed';
+  async admit(
+    deviceId: string,
+    secretId: string,
+    nonce: string,
+    ttlSeconds: number,
+  ): Promise<NonceAdmission> {
+    const key = `${this.prefix}${deviceId}:${nonce}`;
+    const [set, device] = await Promise.all([
+      this.redis.set(key, '1', 'EX', ttlSeconds, 'NX'),
+      this.credentials.findLiveDevice(deviceId, secretId),
+    ]);
+    if (!device) {
+      if (set === 'OK') await this.giveBack(key);
+      return { outcome: 'not_live' };
+    }
+    return set === 'OK' ? { outcome: 'ok', device } : { outcome: 'replayed' };
+  }
+
+  /** Only this request set the key (NX), so only it may take it back. */
+  private async giveBack(key: string): Promise<void> {
+    try {
+      await this.redis.del(key);
+    } catch (error) {
+      // The nonce stays used: the device signs its next request with a new one anyway.
+      this.logger.warn(`Releasing a nonce failed: ${(error as Error).message}`);
+    }
   }
 }
 
 /**
- * PostgreSQL: INSERT … ON CONFLICT on the (device_id, nonce) primary key. An
- * expired row that the purge has not reached yet is taken over, so the purge
- * interval never extends the TTL. Rows go with their device (FK cascade).
+ * PostgreSQL: one statement checks the secret and inserts the nonce on the
+ * (device_id, nonce) primary key (see DeviceCredentialsRepository). Rows go
+ * with their device (FK cascade); expired ones are purged periodically.
  */
 export class PostgresNonceStore extends NonceStore {
   private readonly logger = new Logger('NonceStore');
   private readonly purger: NodeJS.Timeout;
 
   constructor(
-    private readonly em: EntityManager,
+    private readonly credentials: DeviceCredentialsRepository,
     purgeEverySeconds = 60,
   ) {
     super();
     this.purger = setInterval(() => void this.purge(), purgeEverySeconds * 1000).unref();
   }
 
-  async remember(deviceId: string, nonce: string, ttlSeconds: number): Promise<NonceOutcome> {
-    try {
-      const rows = await queryRows(
-        this.em,
-        `INSERT INTO device_nonces (device_id, nonce, expires_at)
-         VALUES ($1, $2, now() + make_interval(secs => $3))
-         ON CONFLICT (device_id, nonce) DO UPDATE SET expires_at = EXCLUDED.expires_at
-           WHERE device_nonces.expires_at <= now()
-         RETURNING 1`,
-        [deviceId, nonce, ttlSeconds],
-      );
-      return rows.length === 1 ? 'fresh' : 'replayed';
-    } catch (error) {
-      // The device was deleted after its secrets were read: the foreign key
-      // says so atomically, and the request is refused like any unknown device.
-      if (pgError(error)?.code === FOREIGN_KEY_VIOLATION) return 'unknown_device';
-      throw error;
-    }
+  admit(
+    deviceId: string,
+    secretId: string,
+    nonce: string,
+    ttlSeconds: number,
+  ): Promise<NonceAdmission> {
+    return this.credentials.recordNonceIfLive(deviceId, secretId, nonce, ttlSeconds);
   }
 
   async purge(): Promise<number> {
     try {
-      const rows = await queryRows(
-        this.em,
-        `DELETE FROM device_nonces WHERE expires_at <= now() RETURNING 1`,
-      );
-      return rows.length;
+      return await this.credentials.purgeNonces();
     } catch (error) {
       this.logger.warn(`Purging expired nonces failed: ${(error as Error).message}`);
       return 0;

@@ -1,6 +1,8 @@
+import { createSecretKey } from 'node:crypto';
 import {
   canonicalString,
   CanonicalRequest,
+  hmac,
   newNonce,
   sha256Hex,
   signature,
@@ -72,6 +74,11 @@ describe('device request signing', () => {
 
     it('signs it to the expected base64', () => {
       expect(signature(v.secret, request(v))).toBe(expected.signature);
+    });
+
+    it("signs the same with a key object made of the secret (the server's key cache)", () => {
+      const key = createSecretKey(Buffer.from(v.secret, 'utf8'));
+      expect(hmac(key, expected.canonical).toString('base64')).toBe(expected.signature);
     });
 
     it('hashes the body the same whether it is a string or bytes', () => {

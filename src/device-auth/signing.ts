@@ -11,7 +11,7 @@
  * body: a proxy asking the registry to verify the request (forward auth)
  * passes headers but not the body, so the header is the body line there.
  */
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, KeyObject, randomBytes } from 'node:crypto';
 
 export const HEADER = {
   deviceId: 'x-device-id',
@@ -49,9 +49,13 @@ export function canonicalLines(r: Omit<CanonicalRequest, 'body'> & { bodySha256:
   );
 }
 
-/** Raw HMAC-SHA256 of the canonical string under the secret's UTF-8 bytes (`dvs_` included). */
-export function hmac(secret: string, canonical: string): Buffer {
-  return createHmac('sha256', Buffer.from(secret, 'utf8')).update(canonical, 'utf8').digest();
+/**
+ * Raw HMAC-SHA256 of the canonical string under the secret's UTF-8 bytes (`dvs_` included),
+ * or under a key object made of those bytes once (the server's key cache).
+ */
+export function hmac(secret: string | KeyObject, canonical: string): Buffer {
+  const key = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret;
+  return createHmac('sha256', key).update(canonical, 'utf8').digest();
 }
 
 export function signature(secret: string, r: CanonicalRequest): string {

@@ -18,6 +18,7 @@ import {
   DeviceWithSecretDto,
   RotatedDeviceDto,
 } from './dto/device-responses.dto';
+import { SecretChanges } from './secret-changes';
 import { SecretSealer } from './secret-sealer';
 import { isUuid } from '../common/uuid';
 
@@ -66,6 +67,7 @@ export class DevicesService {
     private readonly sealer: SecretSealer,
     private readonly metrics: MetricsService,
     @Inject(devicesConfig.KEY) private readonly cfg: DevicesConfig,
+    private readonly secretChanges: SecretChanges,
   ) {}
 
   async register(
@@ -181,6 +183,7 @@ export class DevicesService {
       await tx.insertEvent(device.id, 'revoked');
       return true;
     });
+    this.secretChanges.changed(device.id);
     if (revoked) this.metrics.devicesRevoked.inc();
   }
 
@@ -194,6 +197,7 @@ export class DevicesService {
       await tx.insertEvent(device.id, 'secret_rotated', { graceSeconds });
       return { updated: await tx.touch(device.id), previousSecretExpiresAt: expiresAt };
     });
+    this.secretChanges.changed(device.id);
     return {
       ...toDeviceDto(updated),
       secret,
@@ -203,6 +207,7 @@ export class DevicesService {
 
   async delete(device: Device): Promise<void> {
     await this.devices.delete(device.id);
+    this.secretChanges.changed(device.id);
   }
 
   async events(device: Device, { cursor, limit }: PageQueryDto): Promise<DeviceEventListDto> {

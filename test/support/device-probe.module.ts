@@ -1,4 +1,4 @@
-import { Body, Controller, HttpCode, HttpStatus, Module, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, HttpStatus, Module, Post } from '@nestjs/common';
 import { AuthenticatedDevice, CurrentDevice } from '../../src/device-auth/current-device.decorator';
 import { DeviceAuth } from '../../src/device-auth/device-auth.decorator';
 import { DeviceAuthModule } from '../../src/device-auth/device-auth.module';
@@ -6,7 +6,8 @@ import { DeviceAuthModule } from '../../src/device-auth/device-auth.module';
 /**
  * A device route outside /device/, as an owner's own module would add one:
  * it must get the device treatment (4 KiB body limit, authentication before
- * body errors) from @DeviceAuth() alone.
+ * body errors) from @DeviceAuth() alone. `trades` needs scopes, as an
+ * owner's route declares them with @DeviceAuth({ scopes }).
  */
 @Controller('probe')
 class DeviceProbeController {
@@ -18,6 +19,12 @@ class DeviceProbeController {
     @Body() body: Record<string, unknown>,
   ): { deviceId: string; body: Record<string, unknown> } {
     return { deviceId: device.id, body };
+  }
+
+  @Get('trades')
+  @DeviceAuth({ scopes: ['trades:write', 'signals.read'] })
+  trades(@CurrentDevice() device: AuthenticatedDevice): { deviceId: string } {
+    return { deviceId: device.id };
   }
 }
 

@@ -293,29 +293,29 @@ export interface paths {
         };
         /**
          * Verify a device request for your own API (forward auth, GET (and HEAD))
-         * @description Called by a reverse proxy (nginx `auth_request`, Traefik `forwardAuth`, Caddy `forward_auth`, Envoy `ext_authz`) before it passes a device request to your API. The original request is described by `X-Forwarded-Method`/`X-Forwarded-Uri` (Traefik, Caddy) or `X-Original-Method`/`X-Original-URI` (nginx), the device headers passed through, and `X-Content-SHA256` for a request with a body. The method, query string and body of this call itself are ignored. Success burns the nonce and updates `lastSeenAt`. Failures are counted per original client IP (`X-Forwarded-For` as `TRUST_PROXY` says).
+         * @description Called by a reverse proxy (nginx `auth_request`, Traefik `forwardAuth`, Caddy `forward_auth`, Envoy `ext_authz`) before it passes a device request to your API. The original request is described by `X-Forwarded-Method`/`X-Forwarded-Uri` (Traefik, Caddy) or `X-Original-Method`/`X-Original-URI` (nginx), the device headers passed through, and `X-Content-SHA256` for a request with a body. The method, query string and body of this call itself are ignored. Once the signature verifies, the device's credential policy is checked: disabled, expired, the original client IP (`X-Forwarded-For` as `TRUST_PROXY` says) outside its allowedCidrs, then the scopes the proxy requires in `X-Required-Scopes`. Verification burns the nonce; success updates `lastSeenAt`. Answers of 401 are counted per original client IP.
          */
         get: operations["verifyGet"];
         /**
          * Verify a device request for your own API (forward auth, PUT)
-         * @description Called by a reverse proxy (nginx `auth_request`, Traefik `forwardAuth`, Caddy `forward_auth`, Envoy `ext_authz`) before it passes a device request to your API. The original request is described by `X-Forwarded-Method`/`X-Forwarded-Uri` (Traefik, Caddy) or `X-Original-Method`/`X-Original-URI` (nginx), the device headers passed through, and `X-Content-SHA256` for a request with a body. The method, query string and body of this call itself are ignored. Success burns the nonce and updates `lastSeenAt`. Failures are counted per original client IP (`X-Forwarded-For` as `TRUST_PROXY` says).
+         * @description Called by a reverse proxy (nginx `auth_request`, Traefik `forwardAuth`, Caddy `forward_auth`, Envoy `ext_authz`) before it passes a device request to your API. The original request is described by `X-Forwarded-Method`/`X-Forwarded-Uri` (Traefik, Caddy) or `X-Original-Method`/`X-Original-URI` (nginx), the device headers passed through, and `X-Content-SHA256` for a request with a body. The method, query string and body of this call itself are ignored. Once the signature verifies, the device's credential policy is checked: disabled, expired, the original client IP (`X-Forwarded-For` as `TRUST_PROXY` says) outside its allowedCidrs, then the scopes the proxy requires in `X-Required-Scopes`. Verification burns the nonce; success updates `lastSeenAt`. Answers of 401 are counted per original client IP.
          */
         put: operations["verifyPut"];
         /**
          * Verify a device request for your own API (forward auth, POST)
-         * @description Called by a reverse proxy (nginx `auth_request`, Traefik `forwardAuth`, Caddy `forward_auth`, Envoy `ext_authz`) before it passes a device request to your API. The original request is described by `X-Forwarded-Method`/`X-Forwarded-Uri` (Traefik, Caddy) or `X-Original-Method`/`X-Original-URI` (nginx), the device headers passed through, and `X-Content-SHA256` for a request with a body. The method, query string and body of this call itself are ignored. Success burns the nonce and updates `lastSeenAt`. Failures are counted per original client IP (`X-Forwarded-For` as `TRUST_PROXY` says).
+         * @description Called by a reverse proxy (nginx `auth_request`, Traefik `forwardAuth`, Caddy `forward_auth`, Envoy `ext_authz`) before it passes a device request to your API. The original request is described by `X-Forwarded-Method`/`X-Forwarded-Uri` (Traefik, Caddy) or `X-Original-Method`/`X-Original-URI` (nginx), the device headers passed through, and `X-Content-SHA256` for a request with a body. The method, query string and body of this call itself are ignored. Once the signature verifies, the device's credential policy is checked: disabled, expired, the original client IP (`X-Forwarded-For` as `TRUST_PROXY` says) outside its allowedCidrs, then the scopes the proxy requires in `X-Required-Scopes`. Verification burns the nonce; success updates `lastSeenAt`. Answers of 401 are counted per original client IP.
          */
         post: operations["verifyPost"];
         /**
          * Verify a device request for your own API (forward auth, DELETE)
-         * @description Called by a reverse proxy (nginx `auth_request`, Traefik `forwardAuth`, Caddy `forward_auth`, Envoy `ext_authz`) before it passes a device request to your API. The original request is described by `X-Forwarded-Method`/`X-Forwarded-Uri` (Traefik, Caddy) or `X-Original-Method`/`X-Original-URI` (nginx), the device headers passed through, and `X-Content-SHA256` for a request with a body. The method, query string and body of this call itself are ignored. Success burns the nonce and updates `lastSeenAt`. Failures are counted per original client IP (`X-Forwarded-For` as `TRUST_PROXY` says).
+         * @description Called by a reverse proxy (nginx `auth_request`, Traefik `forwardAuth`, Caddy `forward_auth`, Envoy `ext_authz`) before it passes a device request to your API. The original request is described by `X-Forwarded-Method`/`X-Forwarded-Uri` (Traefik, Caddy) or `X-Original-Method`/`X-Original-URI` (nginx), the device headers passed through, and `X-Content-SHA256` for a request with a body. The method, query string and body of this call itself are ignored. Once the signature verifies, the device's credential policy is checked: disabled, expired, the original client IP (`X-Forwarded-For` as `TRUST_PROXY` says) outside its allowedCidrs, then the scopes the proxy requires in `X-Required-Scopes`. Verification burns the nonce; success updates `lastSeenAt`. Answers of 401 are counted per original client IP.
          */
         delete: operations["verifyDelete"];
         options?: never;
         head?: never;
         /**
          * Verify a device request for your own API (forward auth, PATCH)
-         * @description Called by a reverse proxy (nginx `auth_request`, Traefik `forwardAuth`, Caddy `forward_auth`, Envoy `ext_authz`) before it passes a device request to your API. The original request is described by `X-Forwarded-Method`/`X-Forwarded-Uri` (Traefik, Caddy) or `X-Original-Method`/`X-Original-URI` (nginx), the device headers passed through, and `X-Content-SHA256` for a request with a body. The method, query string and body of this call itself are ignored. Success burns the nonce and updates `lastSeenAt`. Failures are counted per original client IP (`X-Forwarded-For` as `TRUST_PROXY` says).
+         * @description Called by a reverse proxy (nginx `auth_request`, Traefik `forwardAuth`, Caddy `forward_auth`, Envoy `ext_authz`) before it passes a device request to your API. The original request is described by `X-Forwarded-Method`/`X-Forwarded-Uri` (Traefik, Caddy) or `X-Original-Method`/`X-Original-URI` (nginx), the device headers passed through, and `X-Content-SHA256` for a request with a body. The method, query string and body of this call itself are ignored. Once the signature verifies, the device's credential policy is checked: disabled, expired, the original client IP (`X-Forwarded-For` as `TRUST_PROXY` says) outside its allowedCidrs, then the scopes the proxy requires in `X-Required-Scopes`. Verification burns the nonce; success updates `lastSeenAt`. Answers of 401 are counted per original client IP.
          */
         patch: operations["verifyPatch"];
         trace?: never;
@@ -3197,7 +3197,7 @@ export interface operations {
                     "application/json": components["schemas"]["DeviceSelfDto"];
                 };
             };
-            /** @description `device_auth_malformed`, `timestamp_out_of_range`, `invalid_signature` (unknown or revoked device, expired previous secret, wrong signature, X-Content-SHA256 not the body's) or `nonce_replayed`; once the signature verifies, `device_disabled`, `credential_expired` or `ip_not_allowed` (outside allowedCidrs) */
+            /** @description `device_auth_malformed`, `timestamp_out_of_range`, `invalid_signature` (unknown or revoked device, expired previous secret, wrong signature, X-Content-SHA256 not the body's), `nonce_replayed`; then, for a verified signature, `device_disabled`, `credential_expired` or `ip_not_allowed` (client IP outside the allowedCidrs) */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3317,7 +3317,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `device_auth_malformed`, `timestamp_out_of_range`, `invalid_signature` (unknown or revoked device, expired previous secret, wrong signature, X-Content-SHA256 not the body's) or `nonce_replayed`; once the signature verifies, `device_disabled`, `credential_expired` or `ip_not_allowed` (outside allowedCidrs) */
+            /** @description `device_auth_malformed`, `timestamp_out_of_range`, `invalid_signature` (unknown or revoked device, expired previous secret, wrong signature, X-Content-SHA256 not the body's), `nonce_replayed`; then, for a verified signature, `device_disabled`, `credential_expired` or `ip_not_allowed` (client IP outside the allowedCidrs) */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3452,6 +3452,8 @@ export interface operations {
                 "X-Forwarded-Uri"?: string;
                 /** @description Target (path and query) of the original request as sent (nginx); or X-Forwarded-Uri */
                 "X-Original-URI"?: string;
+                /** @description Set by the proxy: space-separated scopes the original route needs (each like `orders:write`, at most 32); a device lacking one gets 403 `insufficient_scope`. A malformed entry is 400 `validation_failed`, never skipped. Absent: none. */
+                "X-Required-Scopes"?: string;
                 /** @description The device id (UUID) */
                 "X-Device-Id": string;
                 /** @description Unix time in whole seconds */
@@ -3475,6 +3477,8 @@ export interface operations {
                     "X-Device-Owner-Id"?: string;
                     /** @description The device name, percent-encoded UTF-8 */
                     "X-Device-Name"?: string;
+                    /** @description All the scopes the device holds, space-separated (empty when none) */
+                    "X-Device-Scopes"?: string;
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3482,7 +3486,7 @@ export interface operations {
                     "application/json": components["schemas"]["DeviceSelfDto"];
                 };
             };
-            /** @description `validation_failed`: no original method or target header, or the two conventions disagree */
+            /** @description `validation_failed`: no original method or target header, the two conventions disagree, or a malformed X-Required-Scopes */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3507,7 +3511,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `device_auth_malformed` (also a malformed X-Content-SHA256), `timestamp_out_of_range`, `invalid_signature` or `nonce_replayed`; once the signature verifies, `device_disabled`, `credential_expired` or `ip_not_allowed` */
+            /** @description `device_auth_malformed`, `timestamp_out_of_range`, `invalid_signature` (unknown or revoked device, expired previous secret, wrong signature, X-Content-SHA256 not the body's), `nonce_replayed`; then, for a verified signature, `device_disabled`, `credential_expired` or `ip_not_allowed` (client IP outside the allowedCidrs); a malformed X-Content-SHA256 is `device_auth_malformed` */
             401: {
                 headers: {
                     /** @description The same error body as JSON, for proxies that drop the body of an auth answer (nginx auth_request) */
@@ -3529,6 +3533,31 @@ export interface operations {
                         statusCode?: 401;
                         /** @enum {string} */
                         code: "device_auth_malformed" | "timestamp_out_of_range" | "invalid_signature" | "nonce_replayed" | "device_disabled" | "credential_expired" | "ip_not_allowed";
+                    };
+                };
+            };
+            /** @description `insufficient_scope`: the device lacks a scope named in X-Required-Scopes */
+            403: {
+                headers: {
+                    /** @description The same error body as JSON, for proxies that drop the body of an auth answer (nginx auth_request) */
+                    "X-Device-Auth-Error"?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "error": "Forbidden",
+                     *       "message": "Forbidden",
+                     *       "code": "insufficient_scope"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 403;
+                        /** @enum {string} */
+                        code: "insufficient_scope";
                     };
                 };
             };
@@ -3596,6 +3625,8 @@ export interface operations {
                 "X-Forwarded-Uri"?: string;
                 /** @description Target (path and query) of the original request as sent (nginx); or X-Forwarded-Uri */
                 "X-Original-URI"?: string;
+                /** @description Set by the proxy: space-separated scopes the original route needs (each like `orders:write`, at most 32); a device lacking one gets 403 `insufficient_scope`. A malformed entry is 400 `validation_failed`, never skipped. Absent: none. */
+                "X-Required-Scopes"?: string;
                 /** @description The device id (UUID) */
                 "X-Device-Id": string;
                 /** @description Unix time in whole seconds */
@@ -3619,6 +3650,8 @@ export interface operations {
                     "X-Device-Owner-Id"?: string;
                     /** @description The device name, percent-encoded UTF-8 */
                     "X-Device-Name"?: string;
+                    /** @description All the scopes the device holds, space-separated (empty when none) */
+                    "X-Device-Scopes"?: string;
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3626,7 +3659,7 @@ export interface operations {
                     "application/json": components["schemas"]["DeviceSelfDto"];
                 };
             };
-            /** @description `validation_failed`: no original method or target header, or the two conventions disagree */
+            /** @description `validation_failed`: no original method or target header, the two conventions disagree, or a malformed X-Required-Scopes */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3651,7 +3684,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `device_auth_malformed` (also a malformed X-Content-SHA256), `timestamp_out_of_range`, `invalid_signature` or `nonce_replayed`; once the signature verifies, `device_disabled`, `credential_expired` or `ip_not_allowed` */
+            /** @description `device_auth_malformed`, `timestamp_out_of_range`, `invalid_signature` (unknown or revoked device, expired previous secret, wrong signature, X-Content-SHA256 not the body's), `nonce_replayed`; then, for a verified signature, `device_disabled`, `credential_expired` or `ip_not_allowed` (client IP outside the allowedCidrs); a malformed X-Content-SHA256 is `device_auth_malformed` */
             401: {
                 headers: {
                     /** @description The same error body as JSON, for proxies that drop the body of an auth answer (nginx auth_request) */
@@ -3673,6 +3706,31 @@ export interface operations {
                         statusCode?: 401;
                         /** @enum {string} */
                         code: "device_auth_malformed" | "timestamp_out_of_range" | "invalid_signature" | "nonce_replayed" | "device_disabled" | "credential_expired" | "ip_not_allowed";
+                    };
+                };
+            };
+            /** @description `insufficient_scope`: the device lacks a scope named in X-Required-Scopes */
+            403: {
+                headers: {
+                    /** @description The same error body as JSON, for proxies that drop the body of an auth answer (nginx auth_request) */
+                    "X-Device-Auth-Error"?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "error": "Forbidden",
+                     *       "message": "Forbidden",
+                     *       "code": "insufficient_scope"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 403;
+                        /** @enum {string} */
+                        code: "insufficient_scope";
                     };
                 };
             };
@@ -3763,6 +3821,8 @@ export interface operations {
                 "X-Forwarded-Uri"?: string;
                 /** @description Target (path and query) of the original request as sent (nginx); or X-Forwarded-Uri */
                 "X-Original-URI"?: string;
+                /** @description Set by the proxy: space-separated scopes the original route needs (each like `orders:write`, at most 32); a device lacking one gets 403 `insufficient_scope`. A malformed entry is 400 `validation_failed`, never skipped. Absent: none. */
+                "X-Required-Scopes"?: string;
                 /** @description The device id (UUID) */
                 "X-Device-Id": string;
                 /** @description Unix time in whole seconds */
@@ -3786,6 +3846,8 @@ export interface operations {
                     "X-Device-Owner-Id"?: string;
                     /** @description The device name, percent-encoded UTF-8 */
                     "X-Device-Name"?: string;
+                    /** @description All the scopes the device holds, space-separated (empty when none) */
+                    "X-Device-Scopes"?: string;
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3793,7 +3855,7 @@ export interface operations {
                     "application/json": components["schemas"]["DeviceSelfDto"];
                 };
             };
-            /** @description `validation_failed`: no original method or target header, or the two conventions disagree */
+            /** @description `validation_failed`: no original method or target header, the two conventions disagree, or a malformed X-Required-Scopes */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3818,7 +3880,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `device_auth_malformed` (also a malformed X-Content-SHA256), `timestamp_out_of_range`, `invalid_signature` or `nonce_replayed`; once the signature verifies, `device_disabled`, `credential_expired` or `ip_not_allowed` */
+            /** @description `device_auth_malformed`, `timestamp_out_of_range`, `invalid_signature` (unknown or revoked device, expired previous secret, wrong signature, X-Content-SHA256 not the body's), `nonce_replayed`; then, for a verified signature, `device_disabled`, `credential_expired` or `ip_not_allowed` (client IP outside the allowedCidrs); a malformed X-Content-SHA256 is `device_auth_malformed` */
             401: {
                 headers: {
                     /** @description The same error body as JSON, for proxies that drop the body of an auth answer (nginx auth_request) */
@@ -3840,6 +3902,31 @@ export interface operations {
                         statusCode?: 401;
                         /** @enum {string} */
                         code: "device_auth_malformed" | "timestamp_out_of_range" | "invalid_signature" | "nonce_replayed" | "device_disabled" | "credential_expired" | "ip_not_allowed";
+                    };
+                };
+            };
+            /** @description `insufficient_scope`: the device lacks a scope named in X-Required-Scopes */
+            403: {
+                headers: {
+                    /** @description The same error body as JSON, for proxies that drop the body of an auth answer (nginx auth_request) */
+                    "X-Device-Auth-Error"?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "error": "Forbidden",
+                     *       "message": "Forbidden",
+                     *       "code": "insufficient_scope"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 403;
+                        /** @enum {string} */
+                        code: "insufficient_scope";
                     };
                 };
             };
@@ -3930,6 +4017,8 @@ export interface operations {
                 "X-Forwarded-Uri"?: string;
                 /** @description Target (path and query) of the original request as sent (nginx); or X-Forwarded-Uri */
                 "X-Original-URI"?: string;
+                /** @description Set by the proxy: space-separated scopes the original route needs (each like `orders:write`, at most 32); a device lacking one gets 403 `insufficient_scope`. A malformed entry is 400 `validation_failed`, never skipped. Absent: none. */
+                "X-Required-Scopes"?: string;
                 /** @description The device id (UUID) */
                 "X-Device-Id": string;
                 /** @description Unix time in whole seconds */
@@ -3953,6 +4042,8 @@ export interface operations {
                     "X-Device-Owner-Id"?: string;
                     /** @description The device name, percent-encoded UTF-8 */
                     "X-Device-Name"?: string;
+                    /** @description All the scopes the device holds, space-separated (empty when none) */
+                    "X-Device-Scopes"?: string;
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -3960,7 +4051,7 @@ export interface operations {
                     "application/json": components["schemas"]["DeviceSelfDto"];
                 };
             };
-            /** @description `validation_failed`: no original method or target header, or the two conventions disagree */
+            /** @description `validation_failed`: no original method or target header, the two conventions disagree, or a malformed X-Required-Scopes */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3985,7 +4076,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `device_auth_malformed` (also a malformed X-Content-SHA256), `timestamp_out_of_range`, `invalid_signature` or `nonce_replayed`; once the signature verifies, `device_disabled`, `credential_expired` or `ip_not_allowed` */
+            /** @description `device_auth_malformed`, `timestamp_out_of_range`, `invalid_signature` (unknown or revoked device, expired previous secret, wrong signature, X-Content-SHA256 not the body's), `nonce_replayed`; then, for a verified signature, `device_disabled`, `credential_expired` or `ip_not_allowed` (client IP outside the allowedCidrs); a malformed X-Content-SHA256 is `device_auth_malformed` */
             401: {
                 headers: {
                     /** @description The same error body as JSON, for proxies that drop the body of an auth answer (nginx auth_request) */
@@ -4007,6 +4098,31 @@ export interface operations {
                         statusCode?: 401;
                         /** @enum {string} */
                         code: "device_auth_malformed" | "timestamp_out_of_range" | "invalid_signature" | "nonce_replayed" | "device_disabled" | "credential_expired" | "ip_not_allowed";
+                    };
+                };
+            };
+            /** @description `insufficient_scope`: the device lacks a scope named in X-Required-Scopes */
+            403: {
+                headers: {
+                    /** @description The same error body as JSON, for proxies that drop the body of an auth answer (nginx auth_request) */
+                    "X-Device-Auth-Error"?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "error": "Forbidden",
+                     *       "message": "Forbidden",
+                     *       "code": "insufficient_scope"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 403;
+                        /** @enum {string} */
+                        code: "insufficient_scope";
                     };
                 };
             };
@@ -4097,6 +4213,8 @@ export interface operations {
                 "X-Forwarded-Uri"?: string;
                 /** @description Target (path and query) of the original request as sent (nginx); or X-Forwarded-Uri */
                 "X-Original-URI"?: string;
+                /** @description Set by the proxy: space-separated scopes the original route needs (each like `orders:write`, at most 32); a device lacking one gets 403 `insufficient_scope`. A malformed entry is 400 `validation_failed`, never skipped. Absent: none. */
+                "X-Required-Scopes"?: string;
                 /** @description The device id (UUID) */
                 "X-Device-Id": string;
                 /** @description Unix time in whole seconds */
@@ -4120,6 +4238,8 @@ export interface operations {
                     "X-Device-Owner-Id"?: string;
                     /** @description The device name, percent-encoded UTF-8 */
                     "X-Device-Name"?: string;
+                    /** @description All the scopes the device holds, space-separated (empty when none) */
+                    "X-Device-Scopes"?: string;
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -4127,7 +4247,7 @@ export interface operations {
                     "application/json": components["schemas"]["DeviceSelfDto"];
                 };
             };
-            /** @description `validation_failed`: no original method or target header, or the two conventions disagree */
+            /** @description `validation_failed`: no original method or target header, the two conventions disagree, or a malformed X-Required-Scopes */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4152,7 +4272,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `device_auth_malformed` (also a malformed X-Content-SHA256), `timestamp_out_of_range`, `invalid_signature` or `nonce_replayed`; once the signature verifies, `device_disabled`, `credential_expired` or `ip_not_allowed` */
+            /** @description `device_auth_malformed`, `timestamp_out_of_range`, `invalid_signature` (unknown or revoked device, expired previous secret, wrong signature, X-Content-SHA256 not the body's), `nonce_replayed`; then, for a verified signature, `device_disabled`, `credential_expired` or `ip_not_allowed` (client IP outside the allowedCidrs); a malformed X-Content-SHA256 is `device_auth_malformed` */
             401: {
                 headers: {
                     /** @description The same error body as JSON, for proxies that drop the body of an auth answer (nginx auth_request) */
@@ -4174,6 +4294,31 @@ export interface operations {
                         statusCode?: 401;
                         /** @enum {string} */
                         code: "device_auth_malformed" | "timestamp_out_of_range" | "invalid_signature" | "nonce_replayed" | "device_disabled" | "credential_expired" | "ip_not_allowed";
+                    };
+                };
+            };
+            /** @description `insufficient_scope`: the device lacks a scope named in X-Required-Scopes */
+            403: {
+                headers: {
+                    /** @description The same error body as JSON, for proxies that drop the body of an auth answer (nginx auth_request) */
+                    "X-Device-Auth-Error"?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "error": "Forbidden",
+                     *       "message": "Forbidden",
+                     *       "code": "insufficient_scope"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"] & {
+                        /** @enum {integer} */
+                        statusCode?: 403;
+                        /** @enum {string} */
+                        code: "insufficient_scope";
                     };
                 };
             };
