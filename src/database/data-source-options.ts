@@ -11,7 +11,8 @@ export const entities = [User, Device, DeviceSecret, DeviceEvent, DeviceNonce];
 /** pg pool size on PostgreSQL (the embedded database gets one connection). */
 const POOL_SIZE = 10;
 
-export function dataSourceOptions(url: string): DataSourceOptions {
+/** `url` undefined: the embedded database, whose pool options the database module adds. */
+export function dataSourceOptions(url: string | undefined): DataSourceOptions {
   return {
     type: 'postgres',
     url,
