@@ -13,6 +13,8 @@ import { LOG_DESTINATION } from '../src/observability/logging';
 /** The PostgreSQL server the suites create their databases on; unset: PGlite. */
 const SERVER_URL = process.env.DATABASE_URL;
 delete process.env.DATABASE_URL;
+/** The suites run on embedded PGlite (no DATABASE_URL). */
+export const EMBEDDED = !SERVER_URL;
 
 export const TEST_KEK = randomBytes(32).toString('base64');
 const BASE_ENV: Record<string, string> = {

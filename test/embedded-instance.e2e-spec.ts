@@ -1,6 +1,6 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +39,30 @@ async function start(dataDir: string): Promise<Instance> {
   return { child, base: `http://127.0.0.1:${port}`, output: () => output, exited };
 }
 
+/** The TCP ports a process listens on (Linux /proc). */
+function listeningPorts(pid: number): number[] {
+  const inodes = new Set(
+    readdirSync(`/proc/${pid}/fd`)
+      .map((fd) => {
+        try {
+          return /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+        } catch {
+          return undefined; // closed meanwhile
+        }
+      })
+      .filter(Boolean),
+  );
+  const ports: number[] = [];
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // f[1] local address:port (hex), f[3] state (0A = LISTEN), f[9] inode
+      if (f[3] === '0A' && inodes.has(f[9])) ports.push(parseInt(f[1].split(':')[1], 16));
+    }
+  }
+  return [...new Set(ports)];
+}
+
 async function ready(instance: Instance): Promise<void> {
   const deadline = Date.now() + 45_000;
   let gone = false;
@@ -72,6 +96,8 @@ describe('embedded DATA_DIR: one instance at a time (built service)', () => {
     const first = await start(dataDir);
     running.push(first);
     await ready(first);
+    // The embedded database has no listener of its own: only the HTTP port is open.
+    expect(listeningPorts(first.child.pid!)).toEqual([Number(new URL(first.base).port)]);
     const email = `lock-${randomBytes(4).toString('hex')}@example.com`;
     const credentials = { email, password: 'correct horse battery staple' };
     const registered = await fetch(`${first.base}/api/v1/auth/register`, {

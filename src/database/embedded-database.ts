@@ -10,6 +10,8 @@ import { lockDataDir } from './data-dir-lock';
  * adapter stands in for pg's socket, so nothing listens on any port and no
  * other local user can connect. DATA_DIR is locked for as long as it is open.
  */
+const SHARED_BUFFERS = '16MB';
+
 export class EmbeddedDatabase {
   private static readonly logger = new Logger('EmbeddedDatabase');
 
@@ -29,7 +31,12 @@ export class EmbeddedDatabase {
       const { createPgConfig } = await import('@electric-sql/pglite/node-postgres');
       const dir = join(dataDir, 'pglite');
       const started = Date.now();
-      const db = await PGlite.create(dir);
+      const db = await PGlite.create(dir, {
+        // PostgreSQL touches all of shared_buffers at start: PGlite's 128 MB
+        // default cost ~140 MB of resident memory. A registry's working set is
+        // a few MB, and the operating system caches the files besides.
+        startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${SHARED_BUFFERS}`],
+      });
       EmbeddedDatabase.logger.log(
         `Embedded PostgreSQL (PGlite) in ${dir} ready in ${Date.now() - started} ms`,
       );
