@@ -15,7 +15,7 @@ import { createTestApp, EMBEDDED, TestApp } from './app';
   it('keeps a transaction to itself: a concurrent query waits for its COMMIT', async () => {
     const runner = t.dataSource.createQueryRunner();
     let outside = false;
-    let concurrent: Promise<unknown> = Promise.resolve();
+    let concurrent: Promise<unknown> | undefined;
     await runner.startTransaction();
     try {
       await runner.query(`CREATE TEMP TABLE tx_probe (n int) ON COMMIT DROP`);
