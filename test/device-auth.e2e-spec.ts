@@ -42,6 +42,10 @@ describe('device authentication (HMAC-SHA256)', () => {
         updatedAt: expect.any(String),
         lastSeenAt: null,
         revokedAt: null,
+        expiresAt: null,
+        disabledAt: null,
+        scopes: [],
+        allowedCidrs: [],
       });
       expect(JSON.stringify(res.body)).not.toContain(device.secret.slice(4));
     });

@@ -25,6 +25,8 @@ const DEVICE_ROUTES: [string, (id: string) => string, object | undefined][] = [
   ['get', (id) => `/api/v1/devices/${id}`, undefined],
   ['patch', (id) => `/api/v1/devices/${id}`, { name: 'hijacked' }],
   ['post', (id) => `/api/v1/devices/${id}/revoke`, undefined],
+  ['post', (id) => `/api/v1/devices/${id}/disable`, undefined],
+  ['post', (id) => `/api/v1/devices/${id}/enable`, undefined],
   ['post', (id) => `/api/v1/devices/${id}/rotate-secret`, { graceSeconds: 60 }],
   ['delete', (id) => `/api/v1/devices/${id}`, undefined],
   ['get', (id) => `/api/v1/devices/${id}/events`, undefined],
@@ -517,7 +519,8 @@ describe('devices (e2e)', () => {
       ['a 65-character name', { name: 'n'.repeat(65) }],
       ['a control character', { name: 'a\u0007b' }],
       ['a numeric name', { name: 7 }],
-      ['a missing name', {}],
+      ['a null name', { name: null }],
+      ['an empty body', {}],
       ['an unknown field', { name: 'ok', status: 'revoked' }],
     ])('answers 400 validation_failed for %s', async (_, body) => {
       const device = await createDevice(t, owner);

@@ -1,4 +1,7 @@
+import request from 'supertest';
 import { createTestApp, TestApp } from './app';
+import { createDevice, getDevice } from './factories/devices';
+import { registerUser } from './factories/users';
 
 const TABLES = ['device_events', 'device_nonces', 'device_secrets', 'devices', 'users'];
 
@@ -43,6 +46,63 @@ describe('migrations', () => {
         confdeltype: 'c',
       })),
     );
+  });
+
+  it('CredentialPolicy down stores status again, filled from revoked_at; up derives it again', async () => {
+    const owner = await registerUser(t);
+    const active = await createDevice(t, owner);
+    const revoked = await createDevice(t, owner);
+    await request(t.server)
+      .post(`/api/v1/devices/${revoked.id}/revoke`)
+      .set(owner.auth)
+      .expect(204);
+    await request(t.server)
+      .patch(`/api/v1/devices/${active.id}`)
+      .set(owner.auth)
+      .send({ scopes: ['orders:write'], allowedCidrs: ['2001:db8::/32'] })
+      .expect(200);
+    const before = [await getDevice(t, owner, active.id), await getDevice(t, owner, revoked.id)];
+    const statuses = () =>
+      t.dataSource.query(`SELECT id, status FROM devices WHERE user_id = $1 ORDER BY status`, [
+        owner.id,
+      ]);
+
+    expect(t.dataSource.migrations.at(-1)!.name).toBe('CredentialPolicy1795860000000');
+    await t.dataSource.undoLastMigration({ transaction: 'each' });
+    expect(await statuses()).toEqual([
+      { id: active.id, status: 'active' },
+      { id: revoked.id, status: 'revoked' },
+    ]);
+    // The restored CHECK holds status and revoked_at together again.
+    await expect(
+      t.dataSource.query(`UPDATE devices SET status = 'active' WHERE id = $1`, [revoked.id]),
+    ).rejects.toThrow(/ck_devices_status/);
+
+    await t.dataSource.runMigrations({ transaction: 'each' });
+    await expect(statuses()).rejects.toThrow(/status/);
+    expect(await getDevice(t, owner, active.id)).toEqual({
+      ...before[0],
+      scopes: [],
+      allowedCidrs: [],
+    });
+    expect(await getDevice(t, owner, revoked.id)).toEqual(before[1]);
+  });
+
+  it('holds at most 32 scopes and 32 networks per device in the database too', async () => {
+    const owner = await registerUser(t);
+    const device = await createDevice(t, owner);
+    const many = Array.from({ length: 33 }, (_, i) => `10.${i}.0.0/16`);
+    await expect(
+      t.dataSource.query(`UPDATE devices SET allowed_cidrs = $2 WHERE id = $1`, [device.id, many]),
+    ).rejects.toThrow(/ck_devices_allowed_cidrs_count/);
+    await expect(
+      t.dataSource.query(`UPDATE devices SET scopes = $2 WHERE id = $1`, [device.id, many]),
+    ).rejects.toThrow(/ck_devices_scopes_count/);
+    await expect(
+      t.dataSource.query(`UPDATE devices SET allowed_cidrs = '{10.0.0.1/8}' WHERE id = $1`, [
+        device.id,
+      ]),
+    ).rejects.toThrow(/cidr/);
   });
 
   it('leaves nothing for migration:generate: the entities declare the schema the migrations build', async () => {

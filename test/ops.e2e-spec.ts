@@ -31,6 +31,8 @@ const ROUTES: [string, string, number, number[], boolean, boolean][] = [
   ['get', '/api/v1/devices/{id}', 200, [400, 401, 403, 404], false, true],
   ['patch', '/api/v1/devices/{id}', 200, [400, 401, 403, 404, 409], true, true],
   ['post', '/api/v1/devices/{id}/revoke', 204, [400, 401, 403, 404], false, true],
+  ['post', '/api/v1/devices/{id}/disable', 204, [400, 401, 403, 404, 409], false, true],
+  ['post', '/api/v1/devices/{id}/enable', 204, [400, 401, 403, 404, 409], false, true],
   ['post', '/api/v1/devices/{id}/rotate-secret', 200, [400, 401, 403, 404, 409], true, true],
   ['delete', '/api/v1/devices/{id}', 204, [400, 401, 403, 404], false, true],
   ['get', '/api/v1/devices/{id}/events', 200, [400, 401, 403, 404], false, true],

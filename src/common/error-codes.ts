@@ -20,6 +20,10 @@ export const ErrorCode = {
   TimestampOutOfRange: 'timestamp_out_of_range',
   InvalidSignature: 'invalid_signature',
   NonceReplayed: 'nonce_replayed',
+  DeviceDisabled: 'device_disabled',
+  CredentialExpired: 'credential_expired',
+  IpNotAllowed: 'ip_not_allowed',
+  InsufficientScope: 'insufficient_scope',
   ServiceUnavailable: 'service_unavailable',
   InternalError: 'internal_error',
 } as const;

@@ -59,11 +59,14 @@ function deviceRow(): Device {
     id: randomUUID(),
     userId: randomUUID(),
     name: 'MT5 Main',
-    status: 'active',
     createdAt: created,
     updatedAt: created,
     lastSeenAt: null,
     revokedAt: null,
+    expiresAt: null,
+    disabledAt: null,
+    scopes: [],
+    allowedCidrs: [],
   };
 }
 

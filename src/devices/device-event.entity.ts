@@ -9,7 +9,15 @@ import {
 } from 'typeorm';
 import { Device } from './device.entity';
 
-export const DEVICE_EVENT_TYPES = ['registered', 'renamed', 'secret_rotated', 'revoked'] as const;
+export const DEVICE_EVENT_TYPES = [
+  'registered',
+  'renamed',
+  'secret_rotated',
+  'revoked',
+  'disabled',
+  'enabled',
+  'policy_changed',
+] as const;
 export type DeviceEventType = (typeof DEVICE_EVENT_TYPES)[number];
 
 /** The audit trail of one device; `seq` orders it and pages it. */

@@ -24,11 +24,14 @@ function device(userId: string): Device {
     id: randomUUID(),
     userId,
     name: 'MT5 Main',
-    status: 'active',
     createdAt: now,
     updatedAt: now,
     lastSeenAt: null,
     revokedAt: null,
+    expiresAt: null,
+    disabledAt: null,
+    scopes: [],
+    allowedCidrs: [],
   };
 }
 

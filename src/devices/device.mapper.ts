@@ -1,17 +1,32 @@
+import { normaliseCidr } from '../common/cidr';
 import type { Device } from './device.entity';
+import { deviceStatus } from './device-status';
 import { DeviceDto } from './dto/device-responses.dto';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+/** A device's credential policy as responses and events show it. */
+export function policyOf(d: Pick<Device, 'expiresAt' | 'scopes' | 'allowedCidrs'>) {
+  return {
+    expiresAt: iso(d.expiresAt),
+    scopes: d.scopes,
+    // PostgreSQL prints a cidr in its own style (::1.2.3.4 for some IPv6
+    // networks); the API shows every network the one way normaliseCidr writes it.
+    allowedCidrs: d.allowedCidrs.map((c) => normaliseCidr(c) ?? c),
+  };
+}
 
 /** The one way a device leaves the service: only these fields, never secret material. */
 export function toDeviceDto(d: Device): DeviceDto {
   return {
     id: d.id,
     name: d.name,
-    status: d.status,
+    status: deviceStatus(d),
     createdAt: d.createdAt.toISOString(),
     updatedAt: d.updatedAt.toISOString(),
     lastSeenAt: iso(d.lastSeenAt),
     revokedAt: iso(d.revokedAt),
+    disabledAt: iso(d.disabledAt),
+    ...policyOf(d),
   };
 }

@@ -33,8 +33,8 @@ import { DevicesService } from './devices.service';
 import {
   CreateDeviceDto,
   ListDevicesQueryDto,
-  RenameDeviceDto,
   RotateSecretDto,
+  UpdateDeviceDto,
 } from './dto/device-requests.dto';
 import {
   DeviceDto,
@@ -77,7 +77,7 @@ export class DevicesController {
     summary: 'Register a device',
     description:
       'Returns the device and its secret, with `Location: /api/v1/devices/{id}` and `Cache-Control: no-store`. ' +
-      'The secret is shown here once and never again.',
+      'The secret is shown here once and never again. `expiresAt`, `scopes` and `allowedCidrs` are optional.',
   })
   @ApiCreatedResponse({
     type: DeviceWithSecretDto,
@@ -95,7 +95,7 @@ export class DevicesController {
     @Body() body: CreateDeviceDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<DeviceWithSecretDto> {
-    const created = await this.devices.register(user.id, body.name);
+    const created = await this.devices.register(user.id, body);
     reply.headers({ ...NO_STORE, Location: `/api/v1/devices/${created.id}` });
     return created;
   }
@@ -119,13 +119,45 @@ export class DevicesController {
   @Patch(':id')
   @OwnedDeviceRoute()
   @ApiOperation({
-    summary: 'Rename a device',
-    description: 'Renaming to the current name changes nothing.',
+    summary: 'Rename a device or change its credential policy',
+    description:
+      'Give at least one of `name`, `expiresAt`, `scopes`, `allowedCidrs`; absent fields keep their values, ' +
+      '`expiresAt: null` removes the expiry. A field equal to its current value changes nothing. ' +
+      'Events: `renamed`, and `policy_changed` with the changed policy fields `before` and `after`.',
   })
   @ApiOkResponse({ type: DeviceDto })
   @ApiErrors([409, '`device_name_taken`, or `device_revoked`'], 413)
-  rename(@OwnedDevice() device: Device, @Body() body: RenameDeviceDto): Promise<DeviceDto> {
-    return this.devices.rename(device, body.name);
+  updateDevice(@OwnedDevice() device: Device, @Body() body: UpdateDeviceDto): Promise<DeviceDto> {
+    return this.devices.update(device, body);
+  }
+
+  @Post(':id/disable')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @OwnedDeviceRoute()
+  @ApiOperation({
+    summary: 'Switch a device off',
+    description:
+      'Its signed requests are refused with 401 `device_disabled` until it is enabled again; unlike revoke, ' +
+      'its secrets are kept. Idempotent: disabledAt keeps its first value. Event: `disabled`.',
+  })
+  @ApiNoContentResponse()
+  @ApiErrors([409, '`device_revoked`'])
+  async disableDevice(@OwnedDevice() device: Device): Promise<void> {
+    await this.devices.setDisabled(device, true);
+  }
+
+  @Post(':id/enable')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @OwnedDeviceRoute()
+  @ApiOperation({
+    summary: 'Switch a disabled device back on',
+    description:
+      'The same secrets work again. Idempotent: enabling an enabled device changes nothing. Event: `enabled`.',
+  })
+  @ApiNoContentResponse()
+  @ApiErrors([409, '`device_revoked`'])
+  async enableDevice(@OwnedDevice() device: Device): Promise<void> {
+    await this.devices.setDisabled(device, false);
   }
 
   @Post(':id/revoke')

@@ -4,12 +4,25 @@ import { EntityManager } from 'typeorm';
 import { queryRows } from '../database/query-rows';
 import type { Sealed } from './secret-sealer';
 import type { DeviceEventType } from './device-event.entity';
-import type { Device, DeviceStatus } from './device.entity';
+import type { Device } from './device.entity';
+import { deviceStatusSql, type DeviceStatus } from './device-status';
 
 /** The columns of a `Device` row, for any query over `devices` (also device authentication's). */
-export const DEVICE_COLUMNS = `devices.id, devices.user_id AS "userId", devices.name, devices.status,
+export const DEVICE_COLUMNS = `devices.id, devices.user_id AS "userId", devices.name,
   devices.created_at AS "createdAt", devices.updated_at AS "updatedAt",
-  devices.last_seen_at AS "lastSeenAt", devices.revoked_at AS "revokedAt"`;
+  devices.last_seen_at AS "lastSeenAt", devices.revoked_at AS "revokedAt",
+  devices.expires_at AS "expiresAt", devices.disabled_at AS "disabledAt",
+  devices.scopes, devices.allowed_cidrs AS "allowedCidrs"`;
+
+/** The owner-set part of a device's credential policy. */
+export interface DevicePolicy {
+  expiresAt: Date | null;
+  scopes: string[];
+  allowedCidrs: string[];
+}
+
+/** What PATCH may change; an absent field keeps its value. */
+export type DeviceChange = { name?: string } & Partial<DevicePolicy>;
 
 export interface DeviceEventRow {
   seq: string;
@@ -47,11 +60,14 @@ export class DevicesRepository {
     return row.n;
   }
 
-  async insert(device: { id: string; userId: string; name: string }): Promise<Device> {
+  async insert(
+    device: { id: string; userId: string; name: string } & DevicePolicy,
+  ): Promise<Device> {
     const [row] = await queryRows<Device>(
       this.em,
-      `INSERT INTO devices (id, user_id, name) VALUES ($1, $2, $3) RETURNING ${DEVICE_COLUMNS}`,
-      [device.id, device.userId, device.name],
+      `INSERT INTO devices (id, user_id, name, expires_at, scopes, allowed_cidrs)
+       VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${DEVICE_COLUMNS}`,
+      [device.id, device.userId, device.name, device.expiresAt, device.scopes, device.allowedCidrs],
     );
     return row;
   }
@@ -84,7 +100,7 @@ export class DevicesRepository {
     let where = 'user_id = $1';
     if (status) {
       params.push(status);
-      where += ` AND status = $${params.length}`;
+      where += ` AND ${deviceStatusSql()} = $${params.length}`;
     }
     if (after) {
       params.push(after[0], after[1]);
@@ -97,12 +113,41 @@ export class DevicesRepository {
     );
   }
 
-  async rename(id: string, name: string): Promise<Device> {
+  /** Sets the given fields (the others keep their values) and bumps updatedAt. */
+  async update(id: string, change: DeviceChange): Promise<Device> {
     const [row] = await queryRows<Device>(
       this.em,
-      `UPDATE devices SET name = $2, updated_at = date_trunc('milliseconds', now())
+      `UPDATE devices SET
+         name = CASE WHEN $2 THEN $3 ELSE name END,
+         expires_at = CASE WHEN $4 THEN $5::timestamptz ELSE expires_at END,
+         scopes = CASE WHEN $6 THEN $7::varchar(64)[] ELSE scopes END,
+         allowed_cidrs = CASE WHEN $8 THEN $9::cidr[] ELSE allowed_cidrs END,
+         updated_at = date_trunc('milliseconds', now())
        WHERE id = $1 RETURNING ${DEVICE_COLUMNS}`,
-      [id, name],
+      [
+        id,
+        change.name !== undefined,
+        change.name ?? null,
+        change.expiresAt !== undefined,
+        change.expiresAt ?? null,
+        change.scopes !== undefined,
+        change.scopes ?? null,
+        change.allowedCidrs !== undefined,
+        change.allowedCidrs ?? null,
+      ],
+    );
+    return row;
+  }
+
+  /** Switches a device off (`disabled`) or on; bumps updatedAt. */
+  async setDisabled(id: string, disabled: boolean): Promise<Device> {
+    const [row] = await queryRows<Device>(
+      this.em,
+      `UPDATE devices SET
+         disabled_at = CASE WHEN $2 THEN date_trunc('milliseconds', now()) END,
+         updated_at = date_trunc('milliseconds', now())
+       WHERE id = $1 RETURNING ${DEVICE_COLUMNS}`,
+      [id, disabled],
     );
     return row;
   }
@@ -111,7 +156,7 @@ export class DevicesRepository {
   async revoke(id: string): Promise<Device | null> {
     const [row] = await queryRows<Device>(
       this.em,
-      `UPDATE devices SET status = 'revoked', revoked_at = date_trunc('milliseconds', now()),
+      `UPDATE devices SET revoked_at = date_trunc('milliseconds', now()),
          updated_at = date_trunc('milliseconds', now())
        WHERE id = $1 AND revoked_at IS NULL RETURNING ${DEVICE_COLUMNS}`,
       [id],

@@ -1,16 +1,16 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { conflict, deviceNotFound, unauthorized } from '../common/api-error';
+import { badRequest, conflict, deviceNotFound, unauthorized } from '../common/api-error';
 import { ErrorCode } from '../common/error-codes';
 import { decodeCursor, PageQueryDto, toPage } from '../common/pagination';
 import { devicesConfig, DevicesConfig } from '../config/configuration';
 import { pgError } from '../database/query-rows';
 import { MetricsService } from '../observability/metrics.service';
 import { generateDeviceSecret } from './device-secret';
-import { toDeviceDto } from './device.mapper';
+import { policyOf, toDeviceDto } from './device.mapper';
 import type { Device } from './device.entity';
-import { DevicesRepository } from './devices.repository';
-import { ListDevicesQueryDto } from './dto/device-requests.dto';
+import { type DeviceChange, type DevicePolicy, DevicesRepository } from './devices.repository';
+import { CreateDeviceDto, ListDevicesQueryDto, UpdateDeviceDto } from './dto/device-requests.dto';
 import {
   DeviceDto,
   DeviceEventListDto,
@@ -38,6 +38,22 @@ const isDeviceCursor = (k: unknown[]): k is [string, string] =>
 const isEventCursor = (k: unknown[]): k is [string] =>
   k.length === 1 && typeof k[0] === 'string' && /^\d{1,18}$/.test(k[0]);
 
+const POLICY_FIELDS = ['expiresAt', 'scopes', 'allowedCidrs'] as const;
+
+/** The request's policy fields as the repository takes them; absent fields stay absent. */
+function policyChange(body: {
+  expiresAt?: string | null;
+  scopes?: string[];
+  allowedCidrs?: string[];
+}): Partial<DevicePolicy> {
+  const change: Partial<DevicePolicy> = {};
+  if (body.expiresAt !== undefined)
+    change.expiresAt = body.expiresAt === null ? null : new Date(body.expiresAt);
+  if (body.scopes !== undefined) change.scopes = body.scopes;
+  if (body.allowedCidrs !== undefined) change.allowedCidrs = body.allowedCidrs;
+  return change;
+}
+
 /**
  * The rules of the owner side: quotas, unique names, the secret lifecycle
  * and the audit trail. Every change is one transaction; the invariants
@@ -52,7 +68,16 @@ export class DevicesService {
     @Inject(devicesConfig.KEY) private readonly cfg: DevicesConfig,
   ) {}
 
-  async register(userId: string, name: string): Promise<DeviceWithSecretDto> {
+  async register(
+    userId: string,
+    { name, ...policyFields }: CreateDeviceDto,
+  ): Promise<DeviceWithSecretDto> {
+    const policy: DevicePolicy = {
+      expiresAt: null,
+      scopes: [],
+      allowedCidrs: [],
+      ...policyChange(policyFields),
+    };
     const id = randomUUID();
     const secret = generateDeviceSecret(this.cfg.secretBytes);
     const sealed = this.sealer.seal(secret, id);
@@ -68,9 +93,12 @@ export class DevicesService {
             `At most ${this.cfg.maxDevicesPerUser} active devices per user; revoke or delete one first`,
           );
         }
-        const created = await tx.insert({ id, userId, name });
+        const created = await tx.insert({ id, userId, name, ...policy });
         await tx.insertSecret(id, sealed);
-        await tx.insertEvent(id, 'registered', { name });
+        // The policy fields the owner gave, as stored.
+        const shown = policyOf(created);
+        const given = POLICY_FIELDS.filter((f) => policyFields[f] !== undefined);
+        await tx.insertEvent(id, 'registered', { name, ...pick(shown, given) });
         return created;
       }),
     );
@@ -87,17 +115,61 @@ export class DevicesService {
     return toPage(rows, limit, toDeviceDto, (d) => [d.createdAt.toISOString(), d.id]);
   }
 
-  async rename(device: Device, name: string): Promise<DeviceDto> {
-    const renamed = await this.uniqueName(() =>
+  /**
+   * Rename and policy change in one. Fields equal to the current values are
+   * not changes; a request that changes nothing is answered with the device
+   * as it is, and writes no event.
+   */
+  async update(device: Device, body: UpdateDeviceDto): Promise<DeviceDto> {
+    const requested: DeviceChange = { ...policyChange(body) };
+    if (body.name !== undefined) requested.name = body.name;
+    if (Object.keys(requested).length === 0) {
+      throw badRequest(
+        ErrorCode.ValidationFailed,
+        'Give at least one of name, expiresAt, scopes, allowedCidrs',
+      );
+    }
+    const updated = await this.uniqueName(() =>
       this.devices.transaction(async (tx) => {
         const current = await this.lockActive(tx, device.id);
-        if (current.name === name) return current;
-        const updated = await tx.rename(device.id, name);
-        await tx.insertEvent(device.id, 'renamed', { from: current.name, to: name });
-        return updated;
+        const before = policyOf(current);
+        const wanted = policyOf({ ...current, ...requested });
+        const changedPolicy = POLICY_FIELDS.filter(
+          (f) => requested[f] !== undefined && !sameValue(before[f], wanted[f]),
+        );
+        const renamed = requested.name !== undefined && requested.name !== current.name;
+        if (!renamed && changedPolicy.length === 0) return current;
+
+        const change: DeviceChange = pick(requested, changedPolicy);
+        if (renamed) change.name = requested.name;
+        const after = await tx.update(device.id, change);
+        if (renamed) {
+          await tx.insertEvent(device.id, 'renamed', { from: current.name, to: after.name });
+        }
+        if (changedPolicy.length > 0) {
+          await tx.insertEvent(device.id, 'policy_changed', {
+            before: pick(before, changedPolicy),
+            after: pick(policyOf(after), changedPolicy),
+          });
+        }
+        return after;
       }),
     );
-    return toDeviceDto(renamed);
+    return toDeviceDto(updated);
+  }
+
+  /**
+   * Switches the device off or on. Idempotent: disabling a disabled device
+   * keeps the first disabledAt and writes no second event. The row lock
+   * makes concurrent calls see each other's result.
+   */
+  async setDisabled(device: Device, disabled: boolean): Promise<void> {
+    await this.devices.transaction(async (tx) => {
+      const current = await this.lockActive(tx, device.id);
+      if ((current.disabledAt !== null) === disabled) return;
+      await tx.setDisabled(device.id, disabled);
+      await tx.insertEvent(device.id, disabled ? 'disabled' : 'enabled');
+    });
   }
 
   /** Idempotent: a second revoke changes nothing and keeps the first revokedAt. */
@@ -167,4 +239,15 @@ export class DevicesService {
       throw error;
     }
   }
+}
+
+function pick<T extends object, K extends keyof T>(from: T, keys: readonly K[]): Pick<T, K> {
+  const picked = {} as Pick<T, K>;
+  for (const k of keys) picked[k] = from[k];
+  return picked;
+}
+
+/** Equality of policy values as shown: a time string or null, or a list of strings. */
+function sameValue(a: string | null | string[], b: string | null | string[]): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }

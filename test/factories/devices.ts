@@ -11,11 +11,15 @@ export interface TestDevice {
 
 /** The fields of the device representation, sorted. */
 export const DEVICE_KEYS = [
+  'allowedCidrs',
   'createdAt',
+  'disabledAt',
+  'expiresAt',
   'id',
   'lastSeenAt',
   'name',
   'revokedAt',
+  'scopes',
   'status',
   'updatedAt',
 ];

@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { DEVICE_EVENT_TYPES, type DeviceEventType } from '../device-event.entity';
-import { DEVICE_STATUSES, type DeviceStatus } from '../device.entity';
+import { DEVICE_STATUSES, type DeviceStatus } from '../device-status';
 
 /** A device as owners and devices see it: never a secret, a hash or a ciphertext. */
 export class DeviceDto {
@@ -10,13 +10,23 @@ export class DeviceDto {
   @ApiProperty({ example: 'MT5 Main' })
   name: string;
 
-  @ApiProperty({ enum: DEVICE_STATUSES })
+  @ApiProperty({
+    enum: DEVICE_STATUSES,
+    example: 'active',
+    description:
+      'Derived from the timestamps: `revoked` (revokedAt set) wins over `expired` (expiresAt reached), ' +
+      '`expired` over `disabled` (disabledAt set); otherwise `active`.',
+  })
   status: DeviceStatus;
 
   @ApiProperty({ format: 'date-time' })
   createdAt: string;
 
-  @ApiProperty({ format: 'date-time', description: 'Bumped by rename, rotate and revoke.' })
+  @ApiProperty({
+    format: 'date-time',
+    description:
+      'Bumped by every change: rename, policy change, disable, enable, rotate and revoke.',
+  })
   updatedAt: string;
 
   @ApiProperty({
@@ -29,6 +39,38 @@ export class DeviceDto {
 
   @ApiProperty({ type: String, format: 'date-time', nullable: true })
   revokedAt: string | null;
+
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    example: '2027-06-30T00:00:00.000Z',
+    description: "When the device's signatures stop working; null: never.",
+  })
+  expiresAt: string | null;
+
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    example: null,
+    description: 'Set by disable, cleared by enable; while set, signatures are refused.',
+  })
+  disabledAt: string | null;
+
+  @ApiProperty({
+    type: [String],
+    example: ['orders:write', 'signals.read'],
+    description: 'Sorted.',
+  })
+  scopes: string[];
+
+  @ApiProperty({
+    type: [String],
+    example: ['203.0.113.0/24', '2001:db8::/48'],
+    description: 'Normalised networks the device may sign requests from; [] means any address.',
+  })
+  allowedCidrs: string[];
 }
 
 const SECRET_DESCRIPTION =
@@ -78,7 +120,10 @@ export class DeviceEventDto {
     type: 'object',
     additionalProperties: true,
     example: { from: 'Laptop', to: 'Office laptop' },
-    description: 'Event details (a rename has `from` and `to`); never a secret.',
+    description:
+      'Event details; never a secret. `renamed`: `from` and `to`; `policy_changed`: `before` and `after`, ' +
+      'each holding the changed fields among expiresAt, scopes and allowedCidrs; `registered`: `name` and the ' +
+      'policy fields given; `secret_rotated`: `graceSeconds`.',
   })
   details: Record<string, unknown>;
 }
