@@ -6,6 +6,7 @@ import { badRequest } from './common/api-error';
 import { registerBodyParsers } from './common/body-parsers';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { ErrorCode } from './common/error-codes';
+import { clientErrorHandler, frameworkErrors, requireHost } from './common/low-level-errors';
 import { appConfig } from './config/configuration';
 import {
   DEVICE_SIGNATURE_DESCRIPTION,
@@ -25,16 +26,51 @@ export const APP_OPTIONS = { bodyParser: false, bufferLogs: true } as const;
 /**
  * The Fastify adapter, shared by main.ts and the e2e suites so both run the
  * same HTTP stack. Bodies are JSON, limited to 16 KiB (4 KiB on device routes).
+ * A request must arrive whole within REQUEST_TIMEOUT_MS (408) and a silent
+ * socket is closed after CONNECTION_TIMEOUT_MS. Errors below the router
+ * (malformed requests, oversized headers, bad URL encoding, a missing Host)
+ * get the contract's error body too.
  */
 export function createAdapter(): FastifyAdapter {
   const cfg = appConfig();
-  const adapter = new FastifyAdapter({ bodyLimit: OWNER_BODY_LIMIT, trustProxy: cfg.trustProxy });
+  const adapter = new FastifyAdapter({
+    bodyLimit: OWNER_BODY_LIMIT,
+    trustProxy: trustProxyOption(cfg.trustProxy),
+    requestTimeout: cfg.requestTimeoutMs,
+    connectionTimeout: cfg.connectionTimeoutMs,
+    http: {
+      // Node checks request timeouts on this interval (default 30 s, which
+      // would let a stalled request live up to 30 s past REQUEST_TIMEOUT_MS).
+      connectionsCheckingInterval: Math.min(1000, cfg.requestTimeoutMs),
+      // Node's default (60 s) above requestTimeout stops requestTimeout from
+      // being enforced once the headers are in: a trickled body would never end.
+      headersTimeout: cfg.requestTimeoutMs,
+      requireHostHeader: false,
+    },
+    clientErrorHandler,
+    frameworkErrors,
+  });
   const fastify = adapter.getInstance();
+  fastify.addHook('onRequest', requireHost);
   fastify.addHook('onRoute', (route) => {
     if (isDeviceRoute(route.url)) route.bodyLimit = DEVICE_BODY_LIMIT;
   });
   registerBodyParsers(fastify, isDeviceRoute);
   return adapter;
+}
+
+/**
+ * TRUST_PROXY as Fastify's `trustProxy`: a list of proxies as it is; a hop
+ * count as a function trusting that many hops from the socket inwards
+ * (proxy-addr's meaning of a number: Fastify itself now refuses a bare
+ * number). Never `true`, which would make the left-most X-Forwarded-For
+ * entry, written by the client, the client IP.
+ */
+export function trustProxyOption(
+  value: number | string[] | false,
+): string[] | false | ((address: string, hop: number) => boolean) {
+  if (typeof value !== 'number') return value;
+  return (_address, hop) => hop < value;
 }
 
 function flattenErrors(errors: ValidationError[], parent = ''): string[] {

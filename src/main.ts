@@ -4,13 +4,21 @@ import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module';
 import { APP_OPTIONS, configureApp, createAdapter } from './app.setup';
 import { appConfig } from './config/configuration';
+import { ConfigError } from './config/env';
+import { BootstrapLogger } from './observability/bootstrap-logger';
+
+const bootLogger = new BootstrapLogger();
 
 async function bootstrap(): Promise<void> {
-  const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule,
-    createAdapter(),
-    APP_OPTIONS,
-  );
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule, createAdapter(), {
+    ...APP_OPTIONS,
+    // Start-up lines (each database connection attempt among them) are written
+    // as they happen, as pino JSON, until configureApp() attaches the
+    // application's logger; a failed start is logged and exits 1 (no abort).
+    bufferLogs: false,
+    logger: bootLogger,
+    abortOnError: false,
+  });
   configureApp(app);
   // On SIGTERM/SIGINT: stop accepting requests, flush lastSeenAt, close the
   // database (the embedded one included), then exit 0.
@@ -26,7 +34,13 @@ async function bootstrap(): Promise<void> {
 }
 
 bootstrap().catch((error: unknown) => {
-  // The logger may not exist yet; a configuration error names its variable.
-  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof ConfigError) {
+    // A configuration error names its variable; LOG_LEVEL itself may be the wrong one.
+    process.stderr.write(`${message}\n`);
+  } else {
+    bootLogger.fatal(`Start-up failed: ${message}`, 'Bootstrap');
+    process.stderr.write(`Start-up failed: ${message}\n`);
+  }
   process.exit(1);
 });

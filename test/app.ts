@@ -13,8 +13,8 @@ import { LOG_DESTINATION } from '../src/observability/logging';
 /** The PostgreSQL server the suites create their databases on; unset: PGlite. */
 const SERVER_URL = process.env.DATABASE_URL;
 delete process.env.DATABASE_URL;
-/** The suites run on embedded PGlite (no DATABASE_URL). */
-export const EMBEDDED = !SERVER_URL;
+/** Whether the suites run on PostgreSQL (DATABASE_URL set), not on the embedded PGlite. */
+export const ON_POSTGRES = Boolean(SERVER_URL);
 
 export const TEST_KEK = randomBytes(32).toString('base64');
 const BASE_ENV: Record<string, string> = {
@@ -22,7 +22,8 @@ const BASE_ENV: Record<string, string> = {
   JWT_SECRET: randomBytes(32).toString('hex'),
   DEVICE_SECRET_KEK: TEST_KEK,
   LOG_LEVEL: 'info',
-  TRUST_PROXY: 'true',
+  // One proxy in front (the test client): the right-most X-Forwarded-For entry is the client.
+  TRUST_PROXY: '1',
 };
 
 export interface TestApp {

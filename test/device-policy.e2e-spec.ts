@@ -560,7 +560,7 @@ describe('credential policy: owner side (e2e)', () => {
     for (const verb of ['disable', 'enable']) {
       const op = doc.paths[`/api/v1/devices/{id}/${verb}`].post;
       expect(Object.keys(op.responses).sort()).toEqual(
-        ['204', '400', '401', '403', '404', '409', '429'].sort(),
+        ['204', '400', '401', '403', '404', '409', '429', '503'].sort(),
       );
     }
     const schemas = doc.components.schemas;

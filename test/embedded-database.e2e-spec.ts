@@ -1,6 +1,6 @@
-import { createTestApp, EMBEDDED, TestApp } from './app';
+import { createTestApp, ON_POSTGRES, TestApp } from './app';
 
-(EMBEDDED ? describe : describe.skip)('embedded database (PGlite in process)', () => {
+(ON_POSTGRES ? describe.skip : describe)('embedded database (PGlite in process)', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await createTestApp();

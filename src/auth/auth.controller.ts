@@ -27,7 +27,11 @@ export class AuthController {
   @ApiErrors(
     [400, '`validation_failed`, or `weak_password` for a commonly used password'],
     [409, '`email_taken`'],
-    [429, '`rate_limited`: more than 20 registrations from one IP in an hour'],
+    [
+      429,
+      '`rate_limited`: more than 20 registrations from one IP in an hour, or the ' +
+        'password-hashing queue is full',
+    ],
   )
   register(@Body() body: CredentialsDto, @ClientIp() ip: string): Promise<UserResponseDto> {
     return this.auth.register(body, ip);
@@ -41,7 +45,11 @@ export class AuthController {
   @ApiErrors(
     400,
     [401, '`invalid_credentials` (unknown e-mail and wrong password alike)'],
-    [429, '`rate_limited`: 10 failed attempts for this IP and e-mail within 15 minutes'],
+    [
+      429,
+      '`rate_limited`: 10 failed attempts for this IP and e-mail, or 50 from this IP, within ' +
+        '15 minutes; or the password-hashing queue is full (`Retry-After: 1`)',
+    ],
   )
   login(@Body() body: CredentialsDto, @ClientIp() ip: string): Promise<TokenResponseDto> {
     return this.auth.login(body, ip);

@@ -9,6 +9,7 @@ import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
 import { JwtAuthGuard } from './jwt-auth.guard';
 import { JwtStrategy } from './jwt.strategy';
+import { HashingQueue, PasswordHasher } from './passwords';
 import { User } from './user.entity';
 import { UsersRepository } from './users.repository';
 
@@ -33,6 +34,12 @@ import { UsersRepository } from './users.repository';
     AuthService,
     UsersRepository,
     JwtStrategy,
+    {
+      provide: PasswordHasher,
+      inject: [authConfig.KEY],
+      useFactory: (cfg: AuthConfig) =>
+        new PasswordHasher(new HashingQueue(cfg.hashConcurrency, cfg.hashQueue)),
+    },
     { provide: APP_GUARD, useClass: JwtAuthGuard },
   ],
   exports: [UsersRepository],

@@ -114,6 +114,13 @@ describe('JwtAuthGuard', () => {
       );
     });
 
+    it('passes a database outage on (the filter makes it a 503), never a 401', () => {
+      const outage = new Error('timeout exceeded when trying to connect');
+      expect(() => guard.handleRequest(outage, false)).toThrow(outage);
+      const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+      expect(() => guard.handleRequest(refused, false)).toThrow(refused);
+    });
+
     it('returns the user when there is one and no error', () => {
       const user = userFor();
       expect(guard.handleRequest(null, user)).toBe(user);

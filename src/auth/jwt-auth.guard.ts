@@ -3,6 +3,7 @@ import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import { tooManyRequests, unauthorized } from '../common/api-error';
 import { ErrorCode } from '../common/error-codes';
+import { isDatabaseUnavailable } from '../common/database-errors';
 import { RateLimitStore } from '../common/rate-limit.store';
 import type { AuthUser } from './current-user.decorator';
 import { IS_PUBLIC } from './public.decorator';
@@ -37,6 +38,9 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
   }
 
   override handleRequest<T>(error: unknown, user: T | false): T {
+    // A database that does not answer is no verdict on the token: the global
+    // filter makes it a 503, so clients do not throw good tokens away.
+    if (isDatabaseUnavailable(error)) throw error;
     if (error || !user)
       throw unauthorized(ErrorCode.Unauthorized, 'Missing, invalid or expired access token');
     return user;

@@ -1,11 +1,24 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { createSecretKey } from 'node:crypto';
-import { ExtractJwt, Strategy } from 'passport-jwt';
+import { Strategy } from 'passport-jwt';
 import { isUuid } from '../common/uuid';
 import { authConfig, AuthConfig } from '../config/configuration';
 import type { AuthUser } from './current-user.decorator';
 import { UsersRepository } from './users.repository';
+
+/**
+ * `Authorization: Bearer <token>` and nothing else: exactly one token of JWT
+ * characters after one space. passport-jwt's own extractor takes the first
+ * word after the scheme and ignores whatever follows.
+ */
+const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/i;
+
+export function bearerToken(req: { headers: Record<string, string | string[] | undefined> }) {
+  const header = req.headers.authorization;
+  if (typeof header !== 'string') return null;
+  return BEARER.exec(header)?.[1] ?? null;
+}
 
 interface JwtPayload {
   sub: string;
@@ -18,7 +31,7 @@ export class JwtStrategy extends PassportStrategy(Strategy) {
     private readonly users: UsersRepository,
   ) {
     super({
-      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+      jwtFromRequest: bearerToken,
       // A KeyObject, not a string: jsonwebtoken would otherwise try to parse
       // the string as a PEM key on every verification.
       secretOrKey: createSecretKey(Buffer.from(cfg.jwtSecret)) as unknown as string,

@@ -9,6 +9,7 @@ import {
 import { ApiError, conflict, tooManyRequests } from './api-error';
 import { toErrorBody } from './all-exceptions.filter';
 import { ErrorCode } from './error-codes';
+import { QueryFailedError } from 'typeorm';
 
 describe('toErrorBody', () => {
   let logger: Logger;
@@ -16,7 +17,42 @@ describe('toErrorBody', () => {
 
   beforeEach(() => {
     logError = jest.fn();
-    logger = { error: logError } as unknown as Logger;
+    logger = { error: logError, warn: jest.fn() } as unknown as Logger;
+  });
+
+  it('answers an unavailable database with 503 service_unavailable and Retry-After', () => {
+    const timeout = new QueryFailedError(
+      'SELECT 1',
+      [],
+      Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' }),
+    );
+    for (const error of [timeout, new Error('timeout exceeded when trying to connect')]) {
+      const { body, headers } = toErrorBody(error, logger);
+      expect(body).toMatchObject({ statusCode: 503, code: 'service_unavailable' });
+      expect(body.message).not.toMatch(/statement|SELECT/);
+      expect(headers).toEqual({ 'Retry-After': '5' });
+    }
+    expect(logError).not.toHaveBeenCalled();
+  });
+
+  it('keeps a real bug a 500, even from the database', () => {
+    const bug = new QueryFailedError(
+      'SELEC 1',
+      [],
+      Object.assign(new Error('syntax error'), { code: '42601' }),
+    );
+    expect(toErrorBody(bug, logger).body).toMatchObject({
+      statusCode: 500,
+      code: 'internal_error',
+    });
+  });
+
+  it('answers a badly encoded URL with validation_failed', () => {
+    const error = Object.assign(new Error('bad'), { statusCode: 400, code: 'FST_ERR_BAD_URL' });
+    expect(toErrorBody(error, logger).body).toMatchObject({
+      statusCode: 400,
+      code: 'validation_failed',
+    });
   });
 
   it('keeps the code, message and headers of an ApiError', () => {

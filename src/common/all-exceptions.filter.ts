@@ -9,7 +9,8 @@ import {
 import { STATUS_CODES } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import { ApiError } from './api-error';
-import { defaultCodeFor } from './error-codes';
+import { isDatabaseUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from './database-errors';
+import { defaultCodeFor, ErrorCode } from './error-codes';
 
 export interface ErrorBody {
   statusCode: number;
@@ -52,6 +53,14 @@ export function toErrorBody(
   } else if (isFastifyClientError(exception)) {
     status = exception.statusCode!;
     message = fastifyMessage(exception);
+    if (exception.code === 'FST_ERR_BAD_URL') code = ErrorCode.ValidationFailed;
+  } else if (isDatabaseUnavailable(exception)) {
+    status = HttpStatus.SERVICE_UNAVAILABLE;
+    message = 'The database is not answering; try again shortly';
+    code = ErrorCode.ServiceUnavailable;
+    headers = { 'Retry-After': String(UNAVAILABLE_RETRY_AFTER_SECONDS) };
+    logger.warn(`Database unavailable: ${describe(exception)}`);
+    return { body: errorBody(status, message, code), headers };
   }
 
   if (status >= 500) {
@@ -60,15 +69,22 @@ export function toErrorBody(
     );
     if (status === HttpStatus.INTERNAL_SERVER_ERROR) message = 'Internal server error';
   }
+  return { body: errorBody(status, message, code), headers };
+}
+
+export function errorBody(status: number, message: string | string[], code?: string): ErrorBody {
   return {
-    body: {
-      statusCode: status,
-      error: STATUS_CODES[status] ?? 'Error',
-      message,
-      code: code ?? defaultCodeFor(status),
-    },
-    headers,
+    statusCode: status,
+    error: STATUS_CODES[status] ?? 'Error',
+    message,
+    code: code ?? defaultCodeFor(status),
   };
+}
+
+function describe(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  const code = (e as { code?: unknown }).code;
+  return typeof code === 'string' ? `${e.message} (${code})` : e.message;
 }
 
 function isFastifyClientError(e: unknown): e is FastifyError {
@@ -85,6 +101,8 @@ function fastifyMessage(e: FastifyError): string {
       return 'Request body is too large';
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return 'Unsupported content type; send application/json';
+    case 'FST_ERR_BAD_URL':
+      return 'The URL is not validly percent-encoded';
     default:
       // Parser messages can quote the body; never echo them.
       return STATUS_CODES[e.statusCode!] ?? 'Bad request';

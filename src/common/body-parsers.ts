@@ -15,12 +15,50 @@ const invalidJson = () =>
   new ApiError(400, ErrorCode.ValidationFailed, 'Request body is not valid JSON');
 const notAnObject = () =>
   new ApiError(400, ErrorCode.ValidationFailed, 'Request body must be a JSON object');
+const tooDeep = () =>
+  new ApiError(
+    400,
+    ErrorCode.ValidationFailed,
+    `Request body is nested deeper than ${MAX_JSON_DEPTH} levels`,
+  );
+const forbiddenKey = (key: string) =>
+  new ApiError(400, ErrorCode.ValidationFailed, `property ${key} should not exist`);
 const unsupported = () =>
   new ApiError(
     415,
     ErrorCode.UnsupportedMediaType,
     'Unsupported content type; send application/json',
   );
+
+/** Deepest nesting of objects and arrays a body may have (the body itself is level 1). */
+export const MAX_JSON_DEPTH = 32;
+
+/** Keys that would reach prototypes; no body of this API has them, at any depth. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * Whether JSON text nests objects/arrays deeper than `max`: one pass over the
+ * text counting brackets outside strings, before JSON.parse sees it (which,
+ * like class-transformer after it, recurses once per level).
+ */
+export function nestedDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c /* \ */) i++;
+      else if (c === 0x22 /* " */) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      depth--;
+    }
+  }
+  return false;
+}
 
 /**
  * JSON object bodies only, each kept as raw bytes on `request.rawBody`
@@ -45,12 +83,19 @@ export function registerBodyParsers(
     (req, raw: Buffer, done) => {
       (req as FastifyRequest & { rawBody?: Buffer }).rawBody = raw;
       if (raw.length === 0) return done(null, undefined);
+      const text = raw.toString('utf8');
+      if (nestedDeeperThan(text, MAX_JSON_DEPTH)) return fail(req, tooDeep(), done);
       let body: unknown;
+      let badKey: string | undefined;
       try {
-        body = JSON.parse(raw.toString('utf8'));
+        body = JSON.parse(text, (key, value: unknown) => {
+          if (FORBIDDEN_KEYS.has(key)) badKey ??= key;
+          return value;
+        });
       } catch {
         return fail(req, invalidJson(), done);
       }
+      if (badKey !== undefined) return fail(req, forbiddenKey(badKey), done);
       // Every body of this API is an object; arrays, strings and null are not.
       if (typeof body !== 'object' || body === null || Array.isArray(body))
         return fail(req, notAnObject(), done);

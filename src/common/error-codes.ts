@@ -15,6 +15,8 @@ export const ErrorCode = {
   DeviceLimitReached: 'device_limit_reached',
   PayloadTooLarge: 'payload_too_large',
   UnsupportedMediaType: 'unsupported_media_type',
+  RequestTimeout: 'request_timeout',
+  HeadersTooLarge: 'headers_too_large',
   RateLimited: 'rate_limited',
   DeviceAuthMalformed: 'device_auth_malformed',
   TimestampOutOfRange: 'timestamp_out_of_range',
@@ -42,12 +44,16 @@ export function defaultCodeFor(status: number): ErrorCode {
       return ErrorCode.NotFound;
     case 405:
       return ErrorCode.MethodNotAllowed;
+    case 408:
+      return ErrorCode.RequestTimeout;
     case 409:
       return ErrorCode.Conflict;
     case 413:
       return ErrorCode.PayloadTooLarge;
     case 415:
       return ErrorCode.UnsupportedMediaType;
+    case 431:
+      return ErrorCode.HeadersTooLarge;
     case 429:
       return ErrorCode.RateLimited;
     case 503:

@@ -34,6 +34,14 @@ const VARIABLES = [
   'LOG_LEVEL',
   'METRICS_TOKEN',
   'CORS_ORIGINS',
+  'REQUEST_TIMEOUT_MS',
+  'CONNECTION_TIMEOUT_MS',
+  'DATABASE_POOL_TIMEOUT_MS',
+  'DATABASE_STATEMENT_TIMEOUT_MS',
+  'DATABASE_CONNECT_ATTEMPTS',
+  'DATABASE_CONNECT_RETRY_DELAY_MS',
+  'PASSWORD_HASH_CONCURRENCY',
+  'PASSWORD_HASH_QUEUE',
 ];
 
 const JWT_SECRET = randomBytes(48).toString('base64');
@@ -72,7 +80,7 @@ describe('configuration namespaces', () => {
     it('reads JWT_SECRET and JWT_EXPIRES_IN', () => {
       process.env.JWT_SECRET = JWT_SECRET;
       process.env.JWT_EXPIRES_IN = '120';
-      expect(authConfig()).toEqual({ jwtSecret: JWT_SECRET, jwtExpiresIn: 120 });
+      expect(authConfig()).toMatchObject({ jwtSecret: JWT_SECRET, jwtExpiresIn: 120 });
     });
 
     it('defaults JWT_EXPIRES_IN to 900 seconds', () => {
@@ -222,12 +230,58 @@ describe('configuration namespaces', () => {
         production: false,
         port: 3000,
         trustProxy: false,
+        requestTimeoutMs: 30_000,
+        connectionTimeoutMs: 60_000,
         corsOrigins: [],
         logLevel: 'info',
         metricsToken: undefined,
       });
       expect(redisConfig()).toEqual({ url: undefined });
-      expect(databaseConfig().url).toBeUndefined();
+      expect(databaseConfig()).toMatchObject({
+        url: undefined,
+        poolTimeoutMs: 5000,
+        statementTimeoutMs: 10_000,
+        connectAttempts: 10,
+        connectRetryDelayMs: 3000,
+      });
+      const auth = authConfig();
+      expect(auth.hashConcurrency).toBeGreaterThanOrEqual(1);
+      expect(auth.hashQueue).toBe(16);
+    });
+
+    it.each([
+      ['1', 1],
+      ['2', 2],
+      ['0', false],
+      ['127.0.0.1', ['127.0.0.1']],
+      ['10.0.0.0/8, 192.168.1.7 ,::1,fd00::/8', ['10.0.0.0/8', '192.168.1.7', '::1', 'fd00::/8']],
+      ['loopback,10.0.0.0/255.0.0.0', ['loopback', '10.0.0.0/255.0.0.0']],
+    ])('reads TRUST_PROXY=%s as a hop count or a proxy list', (value, expected) => {
+      process.env.TRUST_PROXY = value;
+      expect(appConfig().trustProxy).toEqual(expected);
+    });
+
+    it.each([
+      'true',
+      'TRUE',
+      'yes',
+      'on',
+      'false',
+      '10.0.0.0/33',
+      '::1/129',
+      'proxy.example',
+      '1.2.3',
+      '1.2.3.4,',
+      '-1',
+      '33',
+    ])('refuses TRUST_PROXY=%s at start, naming the variable', (value) => {
+      process.env.TRUST_PROXY = value;
+      expectNames('TRUST_PROXY', () => appConfig());
+    });
+
+    it('explains why TRUST_PROXY=true is refused', () => {
+      process.env.TRUST_PROXY = 'true';
+      expect(thrown(ConfigError, () => appConfig()).message).toMatch(/choose their own IP/);
     });
 
     it('parses CORS_ORIGINS as a comma-separated list', () => {
@@ -243,6 +297,13 @@ describe('configuration namespaces', () => {
     it.each([
       ['PORT', '70000', appConfig],
       ['TRUST_PROXY', 'perhaps', appConfig],
+      ['REQUEST_TIMEOUT_MS', '10', appConfig],
+      ['CONNECTION_TIMEOUT_MS', 'soon', appConfig],
+      ['DATABASE_POOL_TIMEOUT_MS', '0', databaseConfig],
+      ['DATABASE_STATEMENT_TIMEOUT_MS', '-5', databaseConfig],
+      ['DATABASE_CONNECT_ATTEMPTS', '0', databaseConfig],
+      ['PASSWORD_HASH_CONCURRENCY', '0', authConfig],
+      ['PASSWORD_HASH_QUEUE', 'many', authConfig],
       ['LOG_LEVEL', 'loud', appConfig],
       ['DATABASE_URL', 'mysql://h/db', databaseConfig],
       ['REDIS_URL', 'http://cache:6379', redisConfig],

@@ -2,7 +2,8 @@ import { Logger } from '@nestjs/common';
 import { ConfigType, registerAs } from '@nestjs/config';
 import { resolve } from 'node:path';
 import { loadOrCreateDevSecret, randomBase64 } from './dev-secrets';
-import { ConfigError, flag, int, isProduction, oneOf, str, url } from './env';
+import { availableParallelism } from 'node:os';
+import { ConfigError, int, isProduction, oneOf, str, trustProxy, url } from './env';
 
 // One namespace per concern, each validated when the application module is
 // instantiated. Inject with `@Inject(authConfig.KEY) cfg: AuthConfig`.
@@ -29,7 +30,11 @@ export const appConfig = registerAs('app', () => {
   return {
     production: isProduction(env),
     port: int(env, 'PORT', 3000, { min: 0, max: 65535 }),
-    trustProxy: flag(env, 'TRUST_PROXY'),
+    trustProxy: trustProxy(env, 'TRUST_PROXY'),
+    /** Whole request (headers and body) must arrive within this; else 408. */
+    requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 30_000, { min: 1000, max: 600_000 }),
+    /** A socket with no traffic for this long is closed. */
+    connectionTimeoutMs: int(env, 'CONNECTION_TIMEOUT_MS', 60_000, { min: 1000, max: 3_600_000 }),
     corsOrigins: corsOrigins
       ? corsOrigins
           .split(',')
@@ -46,10 +51,26 @@ export const appConfig = registerAs('app', () => {
   };
 });
 
-export const databaseConfig = registerAs('database', () => ({
-  url: url(process.env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
-  dataDir: dataDir(),
-}));
+export const databaseConfig = registerAs('database', () => {
+  const env = process.env;
+  return {
+    url: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    dataDir: dataDir(),
+    /** Waiting for a pooled connection (or a new one) longer than this fails the request with 503. */
+    poolTimeoutMs: int(env, 'DATABASE_POOL_TIMEOUT_MS', 5000, { min: 100, max: 600_000 }),
+    /** PostgreSQL's statement_timeout: a statement running longer is cancelled (503). */
+    statementTimeoutMs: int(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 10_000, {
+      min: 100,
+      max: 3_600_000,
+    }),
+    /** Connection attempts at start, each failure logged as it happens, before giving up. */
+    connectAttempts: int(env, 'DATABASE_CONNECT_ATTEMPTS', 10, { min: 1, max: 1000 }),
+    connectRetryDelayMs: int(env, 'DATABASE_CONNECT_RETRY_DELAY_MS', 3000, {
+      min: 0,
+      max: 600_000,
+    }),
+  };
+});
 
 export const authConfig = registerAs('auth', () => {
   const env = process.env;
@@ -62,6 +83,13 @@ export const authConfig = registerAs('auth', () => {
   return {
     jwtSecret,
     jwtExpiresIn: int(env, 'JWT_EXPIRES_IN', 900, { min: 1 }),
+    /** Password hashes (argon2) computed at once; more wait in the queue. */
+    hashConcurrency: int(env, 'PASSWORD_HASH_CONCURRENCY', availableParallelism(), {
+      min: 1,
+      max: 1024,
+    }),
+    /** Password hashes allowed to wait; a login or registration beyond it gets 429 at once. */
+    hashQueue: int(env, 'PASSWORD_HASH_QUEUE', 16, { min: 0, max: 100_000 }),
   };
 });
 

@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+
 // Strict readers for environment variables. Every failure names the variable,
 // so a misconfigured service stops at start with a message that says what to fix.
 
@@ -77,4 +79,52 @@ export function oneOf<T extends string>(
 
 export function isProduction(env: Env): boolean {
   return env.NODE_ENV === 'production';
+}
+
+/** proxy-addr's names for address ranges, accepted in a TRUST_PROXY list. */
+const RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+function isAddressOrCidr(entry: string): boolean {
+  if (RANGE_NAMES.includes(entry)) return true;
+  const [address, prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  if (/^\d{1,3}$/.test(prefix)) return Number(prefix) <= (family === 4 ? 32 : 128);
+  // proxy-addr also takes an IPv4 netmask: 10.0.0.0/255.0.0.0.
+  return family === 4 && isIP(prefix) === 4;
+}
+
+/**
+ * TRUST_PROXY: unset or 0 trusts no proxy (the socket's address is the client
+ * IP); a whole number trusts that many hops; otherwise a comma-separated list
+ * of proxy addresses or CIDRs. `true` is refused: it would trust every hop, so
+ * the left-most X-Forwarded-For entry, which the client writes itself, would
+ * become the client IP.
+ */
+export function trustProxy(env: Env, name: string): number | string[] | false {
+  const value = raw(env, name);
+  if (value === undefined) return false;
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    if (hops > 32) throw new ConfigError(name, `must be at most 32 hops, got ${hops}`);
+    return hops === 0 ? false : hops;
+  }
+  if (['true', 'false', 'yes', 'no', 'on', 'off'].includes(value.toLowerCase())) {
+    throw new ConfigError(
+      name,
+      `must be a number of proxy hops or a comma-separated list of proxy addresses/CIDRs, not "${value}": ` +
+        'trusting every hop would let clients choose their own IP in X-Forwarded-For',
+    );
+  }
+  const entries = value.split(',').map((e) => e.trim());
+  for (const entry of entries) {
+    if (!isAddressOrCidr(entry)) {
+      throw new ConfigError(
+        name,
+        `must be a number of proxy hops or a comma-separated list of proxy addresses/CIDRs; "${entry}" is neither`,
+      );
+    }
+  }
+  return entries;
 }

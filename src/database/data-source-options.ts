@@ -11,8 +11,23 @@ export const entities = [User, Device, DeviceSecret, DeviceEvent, DeviceNonce];
 /** pg pool size on PostgreSQL (the embedded database gets one connection). */
 const POOL_SIZE = 10;
 
+export interface DatabaseTimeouts {
+  /** Longest wait for a pooled connection (or for a new one to connect): pg's connectionTimeoutMillis. */
+  poolTimeoutMs: number;
+  /** PostgreSQL's statement_timeout, set on every connection. */
+  statementTimeoutMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: DatabaseTimeouts = {
+  poolTimeoutMs: 5000,
+  statementTimeoutMs: 10_000,
+};
+
 /** `url` undefined: the embedded database, whose pool options the database module adds. */
-export function dataSourceOptions(url: string | undefined): DataSourceOptions {
+export function dataSourceOptions(
+  url: string | undefined,
+  timeouts: DatabaseTimeouts = DEFAULT_TIMEOUTS,
+): DataSourceOptions {
   return {
     type: 'postgres',
     url,
@@ -25,7 +40,13 @@ export function dataSourceOptions(url: string | undefined): DataSourceOptions {
     // superuser and which PGlite lacks; gen_random_uuid() is built in since PG 13.
     installExtensions: false,
     uuidExtension: 'pgcrypto',
-    extra: { max: POOL_SIZE, connectionTimeoutMillis: 10_000 },
+    // A database that does not answer makes requests fail fast (503), not hang:
+    // waiting for a connection and running a statement are both bounded.
+    extra: {
+      max: POOL_SIZE,
+      connectionTimeoutMillis: timeouts.poolTimeoutMs,
+      statement_timeout: timeouts.statementTimeoutMs,
+    },
     logging: false,
   };
 }

@@ -27,7 +27,9 @@ class EmbeddedAwareDataSource extends DataSource {
     TypeOrmModule.forRootAsync({
       inject: [databaseConfig.KEY],
       useFactory: (cfg: DatabaseConfig) => ({
-        ...dataSourceOptions(cfg.url),
+        ...dataSourceOptions(cfg.url, cfg),
+        retryAttempts: cfg.connectAttempts,
+        retryDelay: cfg.connectRetryDelayMs,
         // Waiting cannot free a DATA_DIR that another instance holds.
         toRetry: (error: unknown) => !(error instanceof DataDirLockedError),
       }),
