@@ -12,20 +12,21 @@ import {
   DEVICE_SIGNATURE_DESCRIPTION,
   DEVICE_SIGNATURE_SCHEME,
 } from './device-auth/device-auth.decorator';
+import { isDeviceRoute } from './device-auth/device-route';
 import { MetricsService } from './observability/metrics.service';
 
 export const API_PREFIX = 'api/v1';
 export const OWNER_BODY_LIMIT = 16 * 1024;
 export const DEVICE_BODY_LIMIT = 4 * 1024;
-const DEVICE_ROUTES = `/${API_PREFIX}/device/`;
-const isDeviceRoute = (url: string) => url.startsWith(DEVICE_ROUTES);
 
 /** Options of NestFactory.create / createNestApplication: our own body parsers replace Nest's. */
 export const APP_OPTIONS = { bodyParser: false, bufferLogs: true } as const;
 
 /**
  * The Fastify adapter, shared by main.ts and the e2e suites so both run the
- * same HTTP stack. Bodies are JSON, limited to 16 KiB (4 KiB on device routes).
+ * same HTTP stack. Bodies are JSON, limited to 16 KiB (4 KiB on device
+ * routes). A device route is one marked by @DeviceAuth() (DeviceRoute) in its
+ * Fastify route config, wherever it is mounted.
  * A request must arrive whole within REQUEST_TIMEOUT_MS (408) and a silent
  * socket is closed after CONNECTION_TIMEOUT_MS. Errors below the router
  * (malformed requests, oversized headers, bad URL encoding, a missing Host)
@@ -53,9 +54,10 @@ export function createAdapter(): FastifyAdapter {
   const fastify = adapter.getInstance();
   fastify.addHook('onRequest', requireHost);
   fastify.addHook('onRoute', (route) => {
-    if (isDeviceRoute(route.url)) route.bodyLimit = DEVICE_BODY_LIMIT;
+    if (isDeviceRoute(route.config)) route.bodyLimit = DEVICE_BODY_LIMIT;
   });
-  registerBodyParsers(fastify, isDeviceRoute);
+  // Parsers run after routing, so the matched route's config is known.
+  registerBodyParsers(fastify, (req) => isDeviceRoute(req.routeOptions.config));
   return adapter;
 }
 

@@ -1,3 +1,4 @@
+import type { Type } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomBytes } from 'node:crypto';
@@ -58,6 +59,8 @@ export interface TestAppOptions {
    */
   data?: TestData;
   env?: Record<string, string | undefined>;
+  /** Test-only modules mounted beside AppModule (e.g. a controller with @DeviceAuth()). */
+  imports?: Type[];
 }
 
 async function admin<T>(work: (c: Client) => Promise<T>): Promise<T> {
@@ -116,7 +119,9 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   }
   const logs: string[] = [];
   try {
-    const moduleRef = await Test.createTestingModule({ imports: [AppModule] })
+    const moduleRef = await Test.createTestingModule({
+      imports: [AppModule, ...(options.imports ?? [])],
+    })
       .overrideProvider(LOG_DESTINATION)
       .useValue({ write: (line: string) => void logs.push(line) })
       .compile();

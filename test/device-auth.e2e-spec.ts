@@ -1,7 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { createTestApp, TestApp } from './app';
 import { createDevice, TestDevice } from './factories/devices';
+import { expectError } from './factories/errors';
 import { heartbeat, signedRequest } from './factories/signed';
 import { registerUser, TestUser } from './factories/users';
 
@@ -341,6 +342,42 @@ describe('device authentication (HMAC-SHA256)', () => {
     });
   });
 
+  describe('X-Content-SHA256', () => {
+    it('is accepted when it is the hash of the body received', async () => {
+      const res = signedRequest(t, device, heartbeat('{"equity":1}'));
+      await res.expect(204);
+    });
+
+    it('is optional', async () => {
+      await signedRequest(t, device, {
+        ...heartbeat('{"equity":2}'),
+        withoutContentSha256: true,
+      }).expect(204);
+    });
+
+    it('must be the hash of the body received, else invalid_signature, and the nonce stays unused', async () => {
+      const nonce = `content-${randomUUID()}`;
+      const body = '{"equity":3}';
+      const other = createHash('sha256').update('{"equity":4}').digest('hex');
+      const res = await signedRequest(t, device, {
+        ...heartbeat(body),
+        nonce,
+        headers: { 'X-Content-SHA256': other },
+      });
+      await expect401(res, 'invalid_signature');
+      await signedRequest(t, device, { ...heartbeat(body), nonce }).expect(204);
+    });
+
+    it('of a request without a body must be the hash of the empty body', async () => {
+      const empty = createHash('sha256').update('').digest('hex');
+      await signedRequest(t, device, { headers: { 'X-Content-SHA256': empty } }).expect(200);
+      const res = await signedRequest(t, device, {
+        headers: { 'X-Content-SHA256': 'a'.repeat(64) },
+      });
+      await expect401(res, 'invalid_signature');
+    });
+  });
+
   describe('bodies and order of checks', () => {
     it('answers 413 for a body over 4 KiB, before authentication', async () => {
       const big = JSON.stringify({ pad: 'x'.repeat(4100) });
@@ -372,6 +409,20 @@ describe('device authentication (HMAC-SHA256)', () => {
       expect(signedBad.body.code).toBe('validation_failed');
       const notObject = await signedRequest(t, device, heartbeat('[1,2]')).expect(400);
       expect(notObject.body.code).toBe('validation_failed');
+    });
+
+    it('authenticates first on a percent-encoded device path too (the route decides, not the URL text)', async () => {
+      const res = await request(t.server)
+        .post('/api/v1/devic%65/heartbeat')
+        .set('Content-Type', 'application/json')
+        .send('{bad');
+      expect([401, 404]).toContain(res.status);
+      expectError(res, res.status, res.status === 401 ? 'device_auth_malformed' : 'not_found');
+      const signed = await signedRequest(t, device, {
+        ...heartbeat('{"ok":true}'),
+        path: '/api/v1/devic%65/heartbeat',
+      });
+      expect(signed.status).toBe(204);
     });
 
     it('accepts a JSON content type with parameters', async () => {
@@ -409,15 +460,19 @@ describe('device authentication (HMAC-SHA256)', () => {
       await signedRequest(t, device, { ip: '198.51.100.8' }).expect(200);
     });
 
-    it('after 50 answers of 401 for one device id, its requests are 429 from any IP', async () => {
-      const d = await createDevice(t, owner);
+    it("never counts failures against a device id: 50 unsigned requests with a victim's id from one IP leave the victim working from another", async () => {
+      const victim = await createDevice(t, owner);
+      const attacker = '198.51.100.66';
       for (let i = 0; i < 50; i++) {
-        expect((await signedRequest(t, d, { secret: 'dvs_wrong' })).status).toBe(401);
+        const res = await request(t.server)
+          .get('/api/v1/device/me')
+          .set('X-Forwarded-For', attacker)
+          .set('X-Device-Id', victim.id);
+        await expect401(res, 'device_auth_malformed');
       }
-      const res = await signedRequest(t, d);
-      expect(res.status).toBe(429);
-      expect(res.body.code).toBe('rate_limited');
-      await signedRequest(t, device).expect(200);
+      expect((await signedRequest(t, victim, { ip: attacker })).status).toBe(429);
+      await signedRequest(t, victim, { ip: '198.51.100.67' }).expect(200);
+      await signedRequest(t, victim, heartbeat()).expect(204);
     });
   });
 

@@ -2,6 +2,7 @@ import request from 'supertest';
 import { createTestApp, TestApp } from './app';
 import { createDevice, getDevice, uniqueName } from './factories/devices';
 import { expectError } from './factories/errors';
+import { heartbeat, signedRequest } from './factories/signed';
 import { registerUser, TestUser } from './factories/users';
 
 const MAX_DEVICES = 3;
@@ -234,5 +235,40 @@ describe('devices under concurrency (e2e)', () => {
     );
     expect(rows.filter((r) => r.current)).toHaveLength(1);
     expect(rows.filter((r) => !r.current)).toHaveLength(1);
+  });
+
+  it('answers a signed request racing its device deletion 200 or 401 invalid_signature, never 500', async () => {
+    const user = await registerUser(t);
+    const responses: request.Response[] = [];
+    for (let round = 0; round < 8; round++) {
+      const devices = [];
+      for (let i = 0; i < MAX_DEVICES; i++) devices.push(await createDevice(t, user));
+      await Promise.all(
+        devices.map(async (d) => {
+          let deleted = false;
+          const deletion = request(t.server)
+            .delete(`/api/v1/devices/${d.id}`)
+            .set(user.auth)
+            .expect(204)
+            .then(() => void (deleted = true));
+          // Signed requests keep coming, four at a time, until the deletion
+          // is answered: some pass the secret lookup just before it commits.
+          const stream = async (i: number) => {
+            while (!deleted) responses.push(await signedRequest(t, d, i % 2 ? heartbeat() : {}));
+          };
+          await Promise.all([deletion, ...[0, 1, 2, 3].map(stream)]);
+        }),
+      );
+    }
+
+    const statusCounts = statuses(responses).reduce<Record<number, number>>(
+      (n, s) => ({ ...n, [s]: (n[s] ?? 0) + 1 }),
+      {},
+    );
+    expect(Object.keys(statusCounts).map(Number)).not.toContain(500);
+    for (const res of responses) {
+      if ([200, 204].includes(res.status)) continue;
+      expectError(res, 401, 'invalid_signature');
+    }
   });
 });

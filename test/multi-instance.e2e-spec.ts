@@ -3,7 +3,7 @@ import request from 'supertest';
 import { createTestApp, TestApp } from './app';
 import { createDevice, TestDevice } from './factories/devices';
 import { signedRequest } from './factories/signed';
-import { registerUser, TestUser } from './factories/users';
+import { clientIp, registerUser, TestUser } from './factories/users';
 
 /**
  * Two instances of the service on one database: replay protection and
@@ -75,9 +75,10 @@ describe.each([
 
   it('shares the failed-request limit across instances only through Redis', async () => {
     const d = await createDevice(a, owner);
-    for (let i = 0; i < 25; i++) await signedRequest(a, d, { secret: 'dvs_wrong' }).expect(401);
-    for (let i = 0; i < 25; i++) await signedRequest(b, d, { secret: 'dvs_wrong' }).expect(401);
-    const next = await signedRequest(b, d);
+    const ip = clientIp();
+    for (let i = 0; i < 25; i++) await signedRequest(a, d, { secret: 'dvs_wrong', ip }).expect(401);
+    for (let i = 0; i < 25; i++) await signedRequest(b, d, { secret: 'dvs_wrong', ip }).expect(401);
+    const next = await signedRequest(b, d, { ip });
     expect(next.status).toBe(redisUrl ? 429 : 200);
   });
 

@@ -117,7 +117,9 @@ string DsNewNonce()
    return nonce;
   }
 
-//--- The four X-* header lines for WebRequest, each ending in "\r\n"; "" on failure.
+//--- The X-* header lines for WebRequest, each ending in "\r\n"; "" on failure.
+//--- With a body, X-Content-SHA256 too: a proxy verifying the request through
+//--- the registry (forward auth) does not pass the body, so it needs the hash.
 string DsSignedHeaders(const string deviceId, const string secret, const string method,
                        const string path, const uchar &body[])
   {
@@ -126,10 +128,13 @@ string DsSignedHeaders(const string deviceId, const string secret, const string 
    string signature = DsSignature(secret, method, path, timestamp, nonce, deviceId, body);
    if(signature == "")
       return "";
-   return "X-Device-Id: " + deviceId + "\r\n" +
-          "X-Timestamp: " + timestamp + "\r\n" +
-          "X-Nonce: " + nonce + "\r\n" +
-          "X-Signature: " + signature + "\r\n";
+   string headers = "X-Device-Id: " + deviceId + "\r\n" +
+                    "X-Timestamp: " + timestamp + "\r\n" +
+                    "X-Nonce: " + nonce + "\r\n" +
+                    "X-Signature: " + signature + "\r\n";
+   if(ArraySize(body) > 0)
+      headers += "X-Content-SHA256: " + DsBodySha256Hex(body) + "\r\n";
+   return headers;
   }
 
 //--- Example: POST /api/v1/device/heartbeat with a small JSON body.

@@ -3,7 +3,10 @@
     headers = signed_headers(secret, device_id, "POST", "/api/v1/device/heartbeat", body)
 
 Send exactly the `body` bytes that were signed, with the request target
-(path and query) exactly as signed. Run as a script to check a vectors file:
+(path and query) exactly as signed. A request with a body also carries
+X-Content-SHA256 (the body's hex SHA-256): a proxy that asks the registry to
+verify the request does not pass the body on. Run as a script to check a
+vectors file:
 
     python3 device_signing.py src/device-auth/signing.vectors.json
 """
@@ -45,15 +48,18 @@ def signed_headers(
     timestamp: int | str | None = None,
     nonce: str | None = None,
 ) -> dict[str, str]:
-    """The four X-* headers for one request; a fresh nonce and the current time by default."""
+    """The X-* headers for one request; a fresh nonce and the current time by default."""
     timestamp = str(int(time.time()) if timestamp is None else timestamp)
     nonce = nonce or secrets.token_urlsafe(18)  # 24 characters of [A-Za-z0-9_-]
-    return {
+    headers = {
         "X-Device-Id": device_id,
         "X-Timestamp": timestamp,
         "X-Nonce": nonce,
         "X-Signature": sign(secret, method, path, timestamp, nonce, device_id, body),
     }
+    if body:
+        headers["X-Content-SHA256"] = hashlib.sha256(body).hexdigest()
+    return headers
 
 
 def _check(path: str) -> int:
@@ -63,7 +69,14 @@ def _check(path: str) -> int:
     for v in vectors:
         body = v["body"].encode("utf-8")
         args = (v["method"], v["path"], v["timestamp"], v["nonce"], v["deviceId"], body)
-        ok = canonical_string(*args) == v["canonical"] and sign(v["secret"], *args) == v["signature"]
+        headers = signed_headers(
+            v["secret"], v["deviceId"], v["method"], v["path"], body, v["timestamp"], v["nonce"]
+        )
+        ok = (
+            canonical_string(*args) == v["canonical"]
+            and sign(v["secret"], *args) == v["signature"]
+            and headers == v["headers"]
+        )
         print(f"{'ok' if ok else 'MISMATCH'} {v['name']}")
         failed += not ok
     return 1 if failed or not vectors else 0

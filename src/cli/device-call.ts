@@ -5,6 +5,9 @@
  *   npm run device:call -- --id <deviceId> --secret <dvs_…> [--url http://127.0.0.1:3000] \
  *     [--data '<json>'] METHOD PATH
  *
+ * The URL may also be your own API behind a forward-auth proxy: a request
+ * with a body carries X-Content-SHA256 for it.
+ *
  * DEVICE_ID, DEVICE_SECRET and REGISTRY_URL may stand in for the flags; prefer
  * DEVICE_SECRET, since command-line arguments are visible to other users.
  * Exit code: 0 on a 2xx answer, 1 otherwise.

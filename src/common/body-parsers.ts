@@ -63,17 +63,18 @@ export function nestedDeeperThan(text: string, max: number): boolean {
 /**
  * JSON object bodies only, each kept as raw bytes on `request.rawBody`
  * (device signatures cover the exact bytes). Body size limits are Fastify's,
- * per route.
+ * per route. `deferErrors` tells, from the matched route, whether a body
+ * error waits for authentication (an UnparsedBody) or is answered at once.
  */
 export function registerBodyParsers(
   fastify: FastifyInstance,
-  deferErrors: (url: string) => boolean,
+  deferErrors: (req: FastifyRequest) => boolean,
 ): void {
   const fail = (
     req: FastifyRequest,
     error: ApiError,
     done: (e: Error | null, body?: unknown) => void,
-  ) => (deferErrors(req.url) ? done(null, new UnparsedBody(error)) : done(error));
+  ) => (deferErrors(req) ? done(null, new UnparsedBody(error)) : done(error));
 
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser(

@@ -2,6 +2,8 @@ import { applyDecorators, UseGuards } from '@nestjs/common';
 import { ApiHeader, ApiSecurity } from '@nestjs/swagger';
 import { Public } from '../auth/public.decorator';
 import { ApiErrors } from '../common/api-docs';
+import { DEVICE_AUTH_FAILURES_PER_MINUTE } from './device-auth.service';
+import { DeviceRoute } from './device-route';
 import { DeviceSignatureGuard } from './device-signature.guard';
 
 export const DEVICE_SIGNATURE_SCHEME = 'deviceSignature';
@@ -13,18 +15,21 @@ export const DEVICE_SIGNATURE_DESCRIPTION = [
   'six lines joined by `\\n`: METHOD, the request target as sent (path and query), X-Timestamp, X-Nonce,',
   'X-Device-Id, and the lower-case hex SHA-256 of the raw body (of the empty string without a body).',
   'Failures are 401 with code `device_auth_malformed`, `timestamp_out_of_range`, `invalid_signature` or',
-  '`nonce_replayed`; after 50 such answers in a minute for one IP or device id, device requests from it',
-  'are 429 `rate_limited` until the minute has passed.',
+  '`nonce_replayed`; after 50 such answers in a minute for one client IP, device requests from it',
+  'are 429 `rate_limited` until the minute has passed. A request with a body may also send',
+  '`X-Content-SHA256` (the hex SHA-256 of the body); it must match the body received.',
 ].join(' ');
 
 /**
  * Protects a route with device authentication instead of the owner JWT; the
  * handler receives the device through @CurrentDevice(). Any module that
- * imports DeviceAuthModule can use it.
+ * imports DeviceAuthModule can use it. The route becomes a device route
+ * (DeviceRoute): 4 KiB body limit, authentication before body errors.
  */
 export function DeviceAuth() {
   return applyDecorators(
     Public(),
+    DeviceRoute(),
     UseGuards(DeviceSignatureGuard),
     ApiSecurity(DEVICE_SIGNATURE_SCHEME),
     ApiHeader({ name: 'X-Device-Id', required: true, description: 'The device id (UUID)' }),
@@ -34,14 +39,23 @@ export function DeviceAuth() {
       required: true,
       description: '16–128 characters of [A-Za-z0-9_-], fresh per request',
     }),
+    ApiHeader({
+      name: 'X-Content-SHA256',
+      required: false,
+      description:
+        'Lower-case hex SHA-256 of the body; optional here, but when sent it must match the body received',
+    }),
     ApiErrors(
       [
         401,
         '`device_auth_malformed`, `timestamp_out_of_range`, `invalid_signature` (unknown or revoked device, ' +
-          'expired previous secret, wrong signature) or `nonce_replayed`',
+          "expired previous secret, wrong signature, X-Content-SHA256 not the body's) or `nonce_replayed`",
       ],
       [413, '`payload_too_large`: body over 4 KiB'],
-      [429, '`rate_limited`: 50 device requests answered 401 in a minute for this IP or device id'],
+      [
+        429,
+        `\`rate_limited\`: ${DEVICE_AUTH_FAILURES_PER_MINUTE} device requests answered 401 in a minute for this client IP`,
+      ],
     ),
   );
 }

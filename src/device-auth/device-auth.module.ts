@@ -6,21 +6,25 @@ import { REDIS } from '../common/redis';
 import { DevicesModule } from '../devices/devices.module';
 import { DeviceCredentialsRepository } from './device-credentials.repository';
 import { DeviceSignatureGuard } from './device-signature.guard';
+import { DeviceAuthService } from './device-auth.service';
 import { DeviceController } from './device.controller';
+import { ForwardAuthController } from './forward-auth.controller';
 import { LastSeenRecorder } from './last-seen.recorder';
 import { NonceStore, PostgresNonceStore, RedisNonceStore } from './nonce-store';
 
 /**
- * Device authentication by HMAC-signed requests: the guard, the nonce store
- * (Redis when REDIS_URL is set, else PostgreSQL), lastSeenAt recording and
- * the device routes. Import this module and put @DeviceAuth() on a route to
+ * Device authentication by HMAC-signed requests: DeviceAuthService and its
+ * two entrances (the guard of @DeviceAuth() routes, the forward-auth endpoint
+ * for the owner's own APIs), the nonce store (Redis when REDIS_URL is set,
+ * else PostgreSQL), lastSeenAt recording and the device routes. Import this module and put @DeviceAuth() on a route to
  * protect it with device signatures.
  */
 @Module({
   imports: [DevicesModule],
-  controllers: [DeviceController],
+  controllers: [DeviceController, ForwardAuthController],
   providers: [
     DeviceCredentialsRepository,
+    DeviceAuthService,
     DeviceSignatureGuard,
     LastSeenRecorder,
     {
@@ -31,6 +35,7 @@ import { NonceStore, PostgresNonceStore, RedisNonceStore } from './nonce-store';
     },
   ],
   exports: [
+    DeviceAuthService,
     DeviceSignatureGuard,
     DeviceCredentialsRepository,
     LastSeenRecorder,

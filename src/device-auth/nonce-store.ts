@@ -1,7 +1,16 @@
 import { Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
 import type { EntityManager } from 'typeorm';
-import { queryRows } from '../database/query-rows';
+import { pgError, queryRows } from '../database/query-rows';
+
+/**
+ * `fresh`: recorded now. `replayed`: already used. `unknown_device`: the
+ * device no longer exists (deleted since it was looked up).
+ */
+export type NonceOutcome = 'fresh' | 'replayed' | 'unknown_device';
+
+/** PostgreSQL's foreign_key_violation. */
+const FOREIGN_KEY_VIOLATION = '23503';
 
 /**
  * Remembers the nonces devices have used, for `ttlSeconds`, across all
@@ -9,7 +18,7 @@ import { queryRows } from '../database/query-rows';
  * nonce was fresh, so two concurrent requests with one nonce cannot both pass.
  */
 export abstract class NonceStore {
-  abstract remember(deviceId: string, nonce: string, ttlSeconds: number): Promise<boolean>;
+  abstract remember(deviceId: string, nonce: string, ttlSeconds: number): Promise<NonceOutcome>;
   close(): void {}
 }
 
@@ -22,11 +31,15 @@ export class RedisNonceStore extends NonceStore {
     super();
   }
 
-  async remember(deviceId: string, nonce: string, ttlSeconds: number): Promise<boolean> {
-    return (
-      (await this.redis.set(`${this.prefix}${deviceId}:${nonce}`, '1', 'EX', ttlSeconds, 'NX')) ===
-      'OK'
+  async remember(deviceId: string, nonce: string, ttlSeconds: number): Promise<NonceOutcome> {
+    const set = await this.redis.set(
+      `${this.prefix}${deviceId}:${nonce}`,
+      '1',
+      'EX',
+      ttlSeconds,
+      'NX',
     );
+    return set === 'OK' ? 'fresh' : 'replayed';
   }
 }
 
@@ -47,17 +60,24 @@ export class PostgresNonceStore extends NonceStore {
     this.purger = setInterval(() => void this.purge(), purgeEverySeconds * 1000).unref();
   }
 
-  async remember(deviceId: string, nonce: string, ttlSeconds: number): Promise<boolean> {
-    const rows = await queryRows(
-      this.em,
-      `INSERT INTO device_nonces (device_id, nonce, expires_at)
-       VALUES ($1, $2, now() + make_interval(secs => $3))
-       ON CONFLICT (device_id, nonce) DO UPDATE SET expires_at = EXCLUDED.expires_at
-         WHERE device_nonces.expires_at <= now()
-       RETURNING 1`,
-      [deviceId, nonce, ttlSeconds],
-    );
-    return rows.length === 1;
+  async remember(deviceId: string, nonce: string, ttlSeconds: number): Promise<NonceOutcome> {
+    try {
+      const rows = await queryRows(
+        this.em,
+        `INSERT INTO device_nonces (device_id, nonce, expires_at)
+         VALUES ($1, $2, now() + make_interval(secs => $3))
+         ON CONFLICT (device_id, nonce) DO UPDATE SET expires_at = EXCLUDED.expires_at
+           WHERE device_nonces.expires_at <= now()
+         RETURNING 1`,
+        [deviceId, nonce, ttlSeconds],
+      );
+      return rows.length === 1 ? 'fresh' : 'replayed';
+    } catch (error) {
+      // The device was deleted after its secrets were read: the foreign key
+      // says so atomically, and the request is refused like any unknown device.
+      if (pgError(error)?.code === FOREIGN_KEY_VIOLATION) return 'unknown_device';
+      throw error;
+    }
   }
 
   async purge(): Promise<number> {

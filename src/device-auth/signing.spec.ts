@@ -28,6 +28,13 @@ const EXPECTED: Record<string, { canonical: string; signature: string }> = {
       EMPTY_SHA256,
     signature: '96HIRnGW2eHwsHhGvenKb6x1tmLQrv2Dx5ZDrKX6P8Y=',
   },
+  'order-via-proxy': {
+    canonical:
+      'PUT\n/orders/42?account=7\n1795852800\nn0nce-0123456789abcdef\n' +
+      '3f1c2a4e-8b7d-4c6e-9a5f-1d2e3f4a5b6c\n' +
+      '9b2256dda39304d05b7cb0dc49a46953a9d9570645024bf2f890aff723f312a9',
+    signature: 'QdCEOx9G5rHlYUMex6lnqg+YT6gmXp5vHNg+oTJw4sk=',
+  },
 };
 
 type Vector = (typeof fixtures.vectors)[number];
@@ -45,7 +52,7 @@ function request(v: Vector, overrides: Partial<CanonicalRequest> = {}): Canonica
 }
 
 describe('device request signing', () => {
-  it('covers both vectors with the documented secret', () => {
+  it('covers every vector with the documented secret', () => {
     expect(SECRET).toBe('dvs_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8');
     expect(fixtures.vectors.map((v) => v.name).sort()).toEqual(Object.keys(EXPECTED).sort());
     for (const v of fixtures.vectors) {
@@ -78,7 +85,7 @@ describe('device request signing', () => {
       expect(signature(v.secret, lower)).toBe(expected.signature);
     });
 
-    it('returns the four headers from signRequest() when timestamp and nonce are given', () => {
+    it('returns the headers of the vector from signRequest() when timestamp and nonce are given', () => {
       const headers = signRequest({
         deviceId: v.deviceId,
         secret: v.secret,
@@ -88,12 +95,18 @@ describe('device request signing', () => {
         timestamp: Number(v.timestamp),
         nonce: v.nonce,
       });
-      expect(headers).toEqual({
+      expect(headers).toEqual(v.headers);
+      expect(headers).toMatchObject({
         'X-Device-Id': v.deviceId,
         'X-Timestamp': v.timestamp,
         'X-Nonce': v.nonce,
         'X-Signature': expected.signature,
       });
+    });
+
+    it('sends X-Content-SHA256 exactly when there is a body', () => {
+      const content = (v.headers as Record<string, string>)['X-Content-SHA256'];
+      expect(content).toBe(v.body === '' ? undefined : v.bodySha256);
     });
   });
 

@@ -6,6 +6,10 @@
  *   METHOD \n PATH?QUERY \n X-Timestamp \n X-Nonce \n X-Device-Id \n hex(SHA-256(body))
  *
  * X-Signature = base64(HMAC-SHA256(utf8(secret), canonical string)).
+ *
+ * A request with a body also carries X-Content-SHA256, the hex SHA-256 of the
+ * body: a proxy asking the registry to verify the request (forward auth)
+ * passes headers but not the body, so the header is the body line there.
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 
@@ -14,7 +18,10 @@ export const HEADER = {
   timestamp: 'x-timestamp',
   nonce: 'x-nonce',
   signature: 'x-signature',
+  contentSha256: 'x-content-sha256',
 } as const;
+
+export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 export interface CanonicalRequest {
   method: string;
@@ -32,14 +39,14 @@ export function sha256Hex(body: Buffer | string = ''): string {
 }
 
 export function canonicalString(r: CanonicalRequest): string {
-  return [
-    r.method.toUpperCase(),
-    r.path,
-    r.timestamp,
-    r.nonce,
-    r.deviceId,
-    sha256Hex(r.body ?? ''),
-  ].join('\n');
+  return canonicalLines({ ...r, bodySha256: sha256Hex(r.body ?? '') });
+}
+
+/** The canonical string from the body's hash instead of the body (the verifier's side). */
+export function canonicalLines(r: Omit<CanonicalRequest, 'body'> & { bodySha256: string }): string {
+  return [r.method.toUpperCase(), r.path, r.timestamp, r.nonce, r.deviceId, r.bodySha256].join(
+    '\n',
+  );
 }
 
 /** Raw HMAC-SHA256 of the canonical string under the secret's UTF-8 bytes (`dvs_` included). */
@@ -67,10 +74,15 @@ export interface SignOptions {
   nonce?: string;
 }
 
-/** The four headers of a signed device request. */
-export function signRequest(
-  o: SignOptions,
-): Record<'X-Device-Id' | 'X-Timestamp' | 'X-Nonce' | 'X-Signature', string> {
+export type SignedHeaders = Record<
+  'X-Device-Id' | 'X-Timestamp' | 'X-Nonce' | 'X-Signature',
+  string
+> & {
+  'X-Content-SHA256'?: string;
+};
+
+/** The headers of a signed device request: the four, and X-Content-SHA256 when there is a body. */
+export function signRequest(o: SignOptions): SignedHeaders {
   const timestamp = String(o.timestamp ?? Math.floor(Date.now() / 1000));
   const nonce = o.nonce ?? newNonce();
   const sig = signature(o.secret, {
@@ -81,10 +93,12 @@ export function signRequest(
     deviceId: o.deviceId,
     body: o.body,
   });
-  return {
+  const headers: SignedHeaders = {
     'X-Device-Id': o.deviceId,
     'X-Timestamp': timestamp,
     'X-Nonce': nonce,
     'X-Signature': sig,
   };
+  if (o.body !== undefined && o.body.length > 0) headers['X-Content-SHA256'] = sha256Hex(o.body);
+  return headers;
 }

@@ -20,6 +20,8 @@ export interface SignedCall {
   sendPath?: string;
   sendMethod?: SignedCall['method'];
   ip?: string;
+  /** Leave out the X-Content-SHA256 header the signer adds to a request with a body. */
+  withoutContentSha256?: boolean;
 }
 
 /** A device request signed with the reference signer, sent through HTTP; each call gets its own client IP unless given one. */
@@ -30,7 +32,7 @@ export function signedRequest(
 ) {
   const method = call.method ?? 'GET';
   const path = call.path ?? '/api/v1/device/me';
-  const headers = signRequest({
+  const { 'X-Content-SHA256': contentSha256, ...headers } = signRequest({
     deviceId: device.id,
     secret: call.secret ?? device.secret,
     method,
@@ -45,6 +47,7 @@ export function signedRequest(
   let req = agent[sendMethod](call.sendPath ?? path)
     .set(headers)
     .set('X-Forwarded-For', call.ip ?? clientIp());
+  if (contentSha256 && !call.withoutContentSha256) req = req.set('X-Content-SHA256', contentSha256);
   if (call.headers) req = req.set(call.headers);
   const body = call.sendBody ?? call.body;
   if (body !== undefined) req = req.set('Content-Type', 'application/json').send(body);

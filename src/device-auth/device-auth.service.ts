@@ -1,0 +1,233 @@
+import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
+import { timingSafeEqual } from 'node:crypto';
+import { ApiError, tooManyRequests } from '../common/api-error';
+import { ErrorCode } from '../common/error-codes';
+import { RateLimitStore } from '../common/rate-limit.store';
+import { isUuid } from '../common/uuid';
+import { deviceAuthConfig, DeviceAuthConfig } from '../config/configuration';
+import { SecretSealer } from '../devices/secret-sealer';
+import { MetricsService } from '../observability/metrics.service';
+import type { AuthenticatedDevice } from './current-device.decorator';
+import { DeviceCredentialsRepository, DeviceWithSecret } from './device-credentials.repository';
+import { LastSeenRecorder } from './last-seen.recorder';
+import { NonceStore } from './nonce-store';
+import { canonicalLines, EMPTY_SHA256, HEADER, hmac } from './signing';
+
+/** 401 answers one client IP may get in a minute before every device request from it is 429. */
+export const DEVICE_AUTH_FAILURES_PER_MINUTE = 50;
+
+const TIMESTAMP = /^\d{1,12}$/;
+const NONCE = /^[A-Za-z0-9_-]{16,128}$/;
+/** Standard base64 of the 32 bytes of an HMAC-SHA256, with its padding. */
+const SIGNATURE = /^[A-Za-z0-9+/]{43}=$/;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** Compared against when the device is unknown, so that path costs what a real check costs. */
+const DUMMY_SECRET = 'dvs_unknown-device';
+
+/** A device request as the registry sees it, whichever entrance it came through. */
+export interface DeviceRequestDescription {
+  /** The method of the request the device sent. */
+  method: string;
+  /** Its request target as sent: path and query string. */
+  target: string;
+  /**
+   * Lower-case hex SHA-256 of the body the registry received. Absent when the
+   * registry does not see the body (forward auth): the device's
+   * X-Content-SHA256 header then stands for it, the empty body without one.
+   */
+  bodySha256?: string;
+  /** The request headers, names in lower case (Node's IncomingHttpHeaders). */
+  headers: Record<string, string | string[] | undefined>;
+  /** The original client's address: failures are counted per client IP. */
+  clientIp: string;
+}
+
+export type DeviceAuthFailureCode =
+  | typeof ErrorCode.DeviceAuthMalformed
+  | typeof ErrorCode.TimestampOutOfRange
+  | typeof ErrorCode.InvalidSignature
+  | typeof ErrorCode.NonceReplayed
+  | typeof ErrorCode.RateLimited;
+
+/** Why a device request was refused; `toApiError()` gives the contract's answer. */
+export class DeviceAuthFailure {
+  constructor(
+    readonly code: DeviceAuthFailureCode,
+    readonly message: string,
+    /** Only for rate_limited: seconds until the client's window closes. */
+    readonly retryAfterSeconds = 0,
+  ) {}
+
+  toApiError(): ApiError {
+    return this.code === ErrorCode.RateLimited
+      ? tooManyRequests(this.retryAfterSeconds)
+      : new ApiError(HttpStatus.UNAUTHORIZED, this.code, this.message);
+  }
+}
+
+export type DeviceAuthResult =
+  { ok: true; device: AuthenticatedDevice } | { ok: false; failure: DeviceAuthFailure };
+
+interface Parsed {
+  deviceId: string;
+  timestamp: string;
+  nonce: string;
+  signature: Buffer;
+}
+
+/**
+ * Authenticates a device request signed with HMAC-SHA256 (see signing.ts):
+ * strict headers, timestamp within the allowed skew, a signature that one of
+ * the device's live secrets produced over the request as sent (method, target,
+ * body hash), and a nonce never used before. Nothing is cached, so revocation
+ * and deletion act on the very next request on every instance. The guard of
+ * the registry's own device routes and the forward-auth endpoint both call it.
+ */
+@Injectable()
+export class DeviceAuthService {
+  private readonly logger = new Logger('DeviceAuth');
+
+  constructor(
+    private readonly credentials: DeviceCredentialsRepository,
+    private readonly sealer: SecretSealer,
+    private readonly nonces: NonceStore,
+    private readonly lastSeen: LastSeenRecorder,
+    private readonly limits: RateLimitStore,
+    private readonly metrics: MetricsService,
+    @Inject(deviceAuthConfig.KEY) private readonly cfg: DeviceAuthConfig,
+  ) {}
+
+  async authenticate(req: DeviceRequestDescription): Promise<DeviceAuthResult> {
+    // Failures count per client IP only, never per device id: knowing a
+    // device's id must not let anyone lock that device out.
+    const limitKey = `device-401:ip:${req.clientIp}`;
+    const window = await this.limits.peek(limitKey);
+    if (window.count >= DEVICE_AUTH_FAILURES_PER_MINUTE) {
+      this.metrics.deviceAuth.inc({ result: ErrorCode.RateLimited });
+      return {
+        ok: false,
+        failure: new DeviceAuthFailure(
+          ErrorCode.RateLimited,
+          'Too many requests, try again later',
+          window.retryAfter,
+        ),
+      };
+    }
+    try {
+      const device = await this.verify(req);
+      this.metrics.deviceAuth.inc({ result: 'ok' });
+      return { ok: true, device };
+    } catch (error) {
+      if (!(error instanceof DeviceAuthFailure)) throw error;
+      this.metrics.deviceAuth.inc({ result: error.code });
+      await this.limits.hit(limitKey, 60);
+      return { ok: false, failure: error };
+    }
+  }
+
+  private async verify(req: DeviceRequestDescription): Promise<AuthenticatedDevice> {
+    const h = parseHeaders(req.headers);
+    const bodySha256 = this.bodySha256(req);
+    const now = Math.floor(Date.now() / 1000);
+    if (Math.abs(now - Number(h.timestamp)) > this.cfg.skewSeconds) {
+      throw new DeviceAuthFailure(
+        ErrorCode.TimestampOutOfRange,
+        'X-Timestamp is too far from the server time',
+      );
+    }
+
+    const canonical = canonicalLines({
+      method: req.method,
+      path: req.target,
+      timestamp: h.timestamp,
+      nonce: h.nonce,
+      deviceId: h.deviceId,
+      bodySha256,
+    });
+    const rows = await this.credentials.findLive(h.deviceId);
+    // Every live secret is tried (a dummy one for an unknown device), so the
+    // time taken does not tell an unknown device from a wrong signature.
+    const results = (rows.length > 0 ? rows : [undefined]).map((row) =>
+      this.matches(row, canonical, h.signature),
+    );
+    if (!results.includes(true)) throw invalidSignature();
+
+    // Only a verified request may burn a nonce: otherwise anyone could spend a
+    // device's future nonces with forged requests.
+    const nonce = await this.nonces.remember(
+      h.deviceId.toLowerCase(),
+      h.nonce,
+      this.cfg.nonceTtlSeconds,
+    );
+    if (nonce === 'replayed') {
+      throw new DeviceAuthFailure(ErrorCode.NonceReplayed, 'This nonce has already been used');
+    }
+    // Deleted between the lookup and the nonce: as if it had never existed.
+    if (nonce === 'unknown_device') throw invalidSignature();
+    this.lastSeen.mark(rows[0].id);
+    const { sealed: _sealed, kekId: _kekId, ...device } = rows[0];
+    return device;
+  }
+
+  /** The BODY-SHA256 line: the hash of the received body, else the device's declared one. */
+  private bodySha256(req: DeviceRequestDescription): string {
+    const declared = req.headers[HEADER.contentSha256];
+    if (req.bodySha256 !== undefined) {
+      // On a route that reads the body the header is optional, but a
+      // declared hash that is not the body's means the body was changed.
+      if (declared !== undefined && declared !== req.bodySha256) throw invalidSignature();
+      return req.bodySha256;
+    }
+    if (declared === undefined) return EMPTY_SHA256;
+    if (typeof declared !== 'string' || !SHA256_HEX.test(declared)) {
+      throw new DeviceAuthFailure(
+        ErrorCode.DeviceAuthMalformed,
+        'X-Content-SHA256 must be the lower-case hex SHA-256 of the body',
+      );
+    }
+    return declared;
+  }
+
+  private matches(
+    row: DeviceWithSecret | undefined,
+    canonical: string,
+    signature: Buffer,
+  ): boolean {
+    if (!row) {
+      timingSafeEqual(hmac(DUMMY_SECRET, canonical), signature);
+      return false;
+    }
+    let secret: string;
+    try {
+      secret = this.sealer.unseal(row, row.id);
+    } catch (error) {
+      this.logger.error(`Cannot unseal a secret of device ${row.id}: ${(error as Error).message}`);
+      return false;
+    }
+    return timingSafeEqual(hmac(secret, canonical), signature);
+  }
+}
+
+const invalidSignature = () =>
+  new DeviceAuthFailure(ErrorCode.InvalidSignature, 'Signature verification failed');
+
+function single(value: string | string[] | undefined): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+function parseHeaders(headers: DeviceRequestDescription['headers']): Parsed {
+  const deviceId = single(headers[HEADER.deviceId]);
+  const timestamp = single(headers[HEADER.timestamp]);
+  const nonce = single(headers[HEADER.nonce]);
+  const signature = single(headers[HEADER.signature]);
+  const malformed = (what: string) => new DeviceAuthFailure(ErrorCode.DeviceAuthMalformed, what);
+  if (!deviceId || !isUuid(deviceId)) throw malformed('X-Device-Id must be a device id (UUID)');
+  if (!timestamp || !TIMESTAMP.test(timestamp))
+    throw malformed('X-Timestamp must be Unix time in whole seconds');
+  if (!nonce || !NONCE.test(nonce))
+    throw malformed('X-Nonce must be 16-128 characters of [A-Za-z0-9_-]');
+  if (!signature || !SIGNATURE.test(signature)) {
+    throw malformed('X-Signature must be the base64 HMAC-SHA256 of the canonical request');
+  }
+  return { deviceId, timestamp, nonce, signature: Buffer.from(signature, 'base64') };
+}
