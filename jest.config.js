@@ -28,9 +28,6 @@ module.exports = {
       displayName: 'e2e',
       rootDir: 'test',
       testRegex: '.*\\.e2e-spec\\.ts$',
-      // Two instances on one database need PostgreSQL: an embedded PGlite has a
-      // single session, which two instances' connections would share.
-      testPathIgnorePatterns: process.env.DATABASE_URL ? [] : ['/multi-instance\\.e2e-spec\\.ts$'],
     },
   ],
 };

@@ -1,18 +1,28 @@
 import { RequestMethod, ValidationError, ValidationPipe } from '@nestjs/common';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { Logger } from 'nestjs-pino';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { DestinationStream } from 'pino';
 import { badRequest } from './common/api-error';
 import { registerBodyParsers } from './common/body-parsers';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { ErrorCode } from './common/error-codes';
 import { clientErrorHandler, frameworkErrors, requireHost } from './common/low-level-errors';
+import { registerSecurityHeaders, SECURITY_HEADERS } from './common/security-headers';
 import { appConfig } from './config/configuration';
 import {
   DEVICE_SIGNATURE_DESCRIPTION,
   DEVICE_SIGNATURE_SCHEME,
 } from './device-auth/device-auth.decorator';
 import { isDeviceRoute } from './device-auth/device-route';
+import {
+  createLogger,
+  PinoNestLogger,
+  registerRequestContext,
+  REQUEST_ID_HEADER,
+  RequestLogController,
+  requestIdOf,
+} from './observability/logging';
 import { MetricsService } from './observability/metrics.service';
 
 export const API_PREFIX = 'api/v1';
@@ -30,9 +40,13 @@ export const APP_OPTIONS = { bodyParser: false, bufferLogs: true } as const;
  * A request must arrive whole within REQUEST_TIMEOUT_MS (408) and a silent
  * socket is closed after CONNECTION_TIMEOUT_MS. Errors below the router
  * (malformed requests, oversized headers, bad URL encoding, a missing Host)
- * get the contract's error body too.
+ * get the contract's error body too, and every answer the request id and the
+ * security headers. Logs go to standard output, or to `logDestination` (the
+ * e2e suites read them).
  */
-export function createAdapter(): FastifyAdapter {
+export function createAdapter(
+  options: { logDestination?: DestinationStream } = {},
+): FastifyAdapter {
   const cfg = appConfig();
   const adapter = new FastifyAdapter({
     bodyLimit: OWNER_BODY_LIMIT,
@@ -49,9 +63,19 @@ export function createAdapter(): FastifyAdapter {
       requireHostHeader: false,
     },
     clientErrorHandler,
-    frameworkErrors,
+    // Answered before the onRequest hooks: stamp the request id and headers here.
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      void reply.header(REQUEST_ID_HEADER, request.id).headers(SECURITY_HEADERS);
+      frameworkErrors(error, request, reply);
+    },
+    loggerInstance: createLogger(cfg, options.logDestination),
+    logController: new RequestLogController(),
+    requestIdHeader: false,
+    genReqId: requestIdOf,
   });
   const fastify = adapter.getInstance();
+  registerRequestContext(fastify);
+  registerSecurityHeaders(fastify);
   fastify.addHook('onRequest', requireHost);
   fastify.addHook('onRoute', (route) => {
     if (isDeviceRoute(route.config)) route.bodyLimit = DEVICE_BODY_LIMIT;
@@ -86,7 +110,7 @@ function flattenErrors(errors: ValidationError[], parent = ''): string[] {
 /** Global pipes, filters, hooks and the OpenAPI document; call before `init()`/`listen()`. */
 export function configureApp(app: NestFastifyApplication): void {
   const cfg = appConfig();
-  app.useLogger(app.get(Logger));
+  app.useLogger(new PinoNestLogger(app.getHttpAdapter().getInstance().log));
   app.setGlobalPrefix(API_PREFIX, {
     exclude: [
       { path: 'health/live', method: RequestMethod.GET },

@@ -9,10 +9,9 @@ import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../src/app.module';
 import { APP_OPTIONS, configureApp, createAdapter } from '../src/app.setup';
-import { LOG_DESTINATION } from '../src/observability/logging';
 
 /** The PostgreSQL server the suites create their databases on; unset: PGlite. */
-const SERVER_URL = process.env.DATABASE_URL;
+export const SERVER_URL = process.env.DATABASE_URL;
 delete process.env.DATABASE_URL;
 /** Whether the suites run on PostgreSQL (DATABASE_URL set), not on the embedded PGlite. */
 export const ON_POSTGRES = Boolean(SERVER_URL);
@@ -23,6 +22,8 @@ const BASE_ENV: Record<string, string> = {
   JWT_SECRET: randomBytes(32).toString('hex'),
   DEVICE_SECRET_KEK: TEST_KEK,
   LOG_LEVEL: 'info',
+  // JSON lines even when the suites run on a terminal: the suites parse them.
+  LOG_FORMAT: 'json',
   // One proxy in front (the test client): the right-most X-Forwarded-For entry is the client.
   TRUST_PROXY: '1',
 };
@@ -121,12 +122,9 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   try {
     const moduleRef = await Test.createTestingModule({
       imports: [AppModule, ...(options.imports ?? [])],
-    })
-      .overrideProvider(LOG_DESTINATION)
-      .useValue({ write: (line: string) => void logs.push(line) })
-      .compile();
+    }).compile();
     const app = moduleRef.createNestApplication<NestFastifyApplication>(
-      createAdapter(),
+      createAdapter({ logDestination: { write: (line: string) => void logs.push(line) } }),
       APP_OPTIONS,
     );
     configureApp(app);

@@ -68,6 +68,10 @@ function expectContractError(res: RawResponse, status: number, code: string) {
   expect(Object.keys(body).sort()).toEqual(['code', 'error', 'message', 'statusCode']);
   expect(body).toMatchObject({ statusCode: status, code });
   expect(typeof body.message).toBe('string');
+  // A request id and the security headers, as on every answer.
+  expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  expect(res.headers['content-security-policy']).toContain("script-src 'self'");
+  expect(res.headers['x-content-type-options']).toBe('nosniff');
 }
 
 describe('raw HTTP (e2e)', () => {

@@ -1,25 +1,25 @@
-import { ExecutionContext, Injectable } from '@nestjs/common';
+import { ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import { tooManyRequests, unauthorized } from '../common/api-error';
 import { ErrorCode } from '../common/error-codes';
 import { isDatabaseUnavailable } from '../common/database-errors';
 import { RateLimitStore } from '../common/rate-limit.store';
+import { authConfig, AuthConfig } from '../config/configuration';
 import type { AuthUser } from './current-user.decorator';
 import { IS_PUBLIC } from './public.decorator';
 
-/** Requests one user may make to owner routes in a minute. */
-export const OWNER_REQUESTS_PER_MINUTE = 600;
-
 /**
  * Global guard: every route needs a bearer token unless marked @Public().
- * It also applies the per-user rate limit of the owner routes.
+ * It also applies the per-user rate limit of the owner routes
+ * (OWNER_REQUESTS_PER_MINUTE).
  */
 @Injectable()
 export class JwtAuthGuard extends AuthGuard('jwt') {
   constructor(
     private readonly reflector: Reflector,
     private readonly limits: RateLimitStore,
+    @Inject(authConfig.KEY) private readonly cfg: AuthConfig,
   ) {
     super();
   }
@@ -33,7 +33,7 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
     await super.canActivate(context);
     const user = context.switchToHttp().getRequest<{ user: AuthUser }>().user;
     const { count, retryAfter } = await this.limits.hit(`owner:${user.id}`, 60);
-    if (count > OWNER_REQUESTS_PER_MINUTE) throw tooManyRequests(retryAfter);
+    if (count > this.cfg.ownerRequestsPerMinute) throw tooManyRequests(retryAfter);
     return true;
   }
 

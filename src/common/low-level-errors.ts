@@ -1,8 +1,15 @@
 import type { FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
+import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { errorBody } from './all-exceptions.filter';
 import { ErrorCode } from './error-codes';
+import { SECURITY_HEADERS } from './security-headers';
+
+// No request was parsed, so no id came with it: the answer gets a new one.
+const STATIC_HEADERS = Object.entries(SECURITY_HEADERS)
+  .map(([name, value]) => `${name}: ${value}\r\n`)
+  .join('');
 
 /**
  * Errors answered below Nest's router, in the contract's body all the same:
@@ -30,6 +37,8 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
     socket.write(
       `HTTP/1.1 ${body.statusCode} ${STATUS_CODES[body.statusCode]}\r\n` +
         'Connection: close\r\n' +
+        `X-Request-Id: ${randomUUID()}\r\n` +
+        STATIC_HEADERS +
         'Content-Type: application/json; charset=utf-8\r\n' +
         `Content-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`,
     );
@@ -38,7 +47,7 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
 }
 
 /** Fastify's `frameworkErrors`: a URL that cannot be decoded, a too-long path parameter. */
-export const frameworkErrors: FastifyServerOptions['frameworkErrors'] = (
+export const frameworkErrors: NonNullable<FastifyServerOptions['frameworkErrors']> = (
   error,
   _request,
   reply,

@@ -1,5 +1,6 @@
 import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
+import { REDIS_TEST_URL, requireServices } from '../../test/services';
 import { MemoryRateLimitStore, RedisRateLimitStore } from './rate-limit.store';
 
 describe('MemoryRateLimitStore', () => {
@@ -70,14 +71,18 @@ describe('MemoryRateLimitStore', () => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe('RedisRateLimitStore (real Redis)', () => {
-  const url = process.env.REDIS_TEST_URL ?? 'redis://127.0.0.1:6379';
+requireServices({ redis: REDIS_TEST_URL })('RedisRateLimitStore (real Redis)', () => {
   const prefix = `test:rl:${randomUUID()}:`;
   let redis: Redis;
   let store: RedisRateLimitStore;
 
   beforeAll(async () => {
-    redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2 });
+    // No endless reconnecting: a Redis that goes away fails the tests, not the exit.
+    redis = new Redis(REDIS_TEST_URL, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 2,
+      retryStrategy: () => null,
+    });
     await redis.connect();
     store = new RedisRateLimitStore(redis, prefix);
   });

@@ -34,6 +34,8 @@ const VARIABLES = [
   'LOG_LEVEL',
   'METRICS_TOKEN',
   'CORS_ORIGINS',
+  'OWNER_REQUESTS_PER_MINUTE',
+  'LOG_FORMAT',
   'REQUEST_TIMEOUT_MS',
   'CONNECTION_TIMEOUT_MS',
   'DATABASE_POOL_TIMEOUT_MS',
@@ -77,15 +79,21 @@ describe('configuration namespaces', () => {
   });
 
   describe('authConfig', () => {
-    it('reads JWT_SECRET and JWT_EXPIRES_IN', () => {
+    it('reads JWT_SECRET, JWT_EXPIRES_IN and OWNER_REQUESTS_PER_MINUTE', () => {
       process.env.JWT_SECRET = JWT_SECRET;
       process.env.JWT_EXPIRES_IN = '120';
-      expect(authConfig()).toMatchObject({ jwtSecret: JWT_SECRET, jwtExpiresIn: 120 });
+      process.env.OWNER_REQUESTS_PER_MINUTE = '40';
+      expect(authConfig()).toMatchObject({
+        jwtSecret: JWT_SECRET,
+        jwtExpiresIn: 120,
+        ownerRequestsPerMinute: 40,
+      });
     });
 
-    it('defaults JWT_EXPIRES_IN to 900 seconds', () => {
+    it('defaults JWT_EXPIRES_IN to 900 seconds and OWNER_REQUESTS_PER_MINUTE to 600', () => {
       process.env.JWT_SECRET = JWT_SECRET;
       expect(authConfig().jwtExpiresIn).toBe(900);
+      expect(authConfig().ownerRequestsPerMinute).toBe(600);
     });
 
     it('requires JWT_SECRET in production', () => {
@@ -132,6 +140,12 @@ describe('configuration namespaces', () => {
       process.env.JWT_SECRET = JWT_SECRET;
       process.env.JWT_EXPIRES_IN = value;
       expectNames('JWT_EXPIRES_IN', () => authConfig());
+    });
+
+    it.each(['0', '-5', 'many'])('rejects OWNER_REQUESTS_PER_MINUTE=%p naming it', (value) => {
+      process.env.JWT_SECRET = JWT_SECRET;
+      process.env.OWNER_REQUESTS_PER_MINUTE = value;
+      expectNames('OWNER_REQUESTS_PER_MINUTE', () => authConfig());
     });
   });
 
@@ -234,6 +248,7 @@ describe('configuration namespaces', () => {
         connectionTimeoutMs: 60_000,
         corsOrigins: [],
         logLevel: 'info',
+        logFormat: undefined,
         metricsToken: undefined,
       });
       expect(redisConfig()).toEqual({ url: undefined });
@@ -284,6 +299,11 @@ describe('configuration namespaces', () => {
       expect(thrown(ConfigError, () => appConfig()).message).toMatch(/choose their own IP/);
     });
 
+    it.each(['json', 'pretty'])('reads LOG_FORMAT=%s', (format) => {
+      process.env.LOG_FORMAT = format;
+      expect(appConfig().logFormat).toBe(format);
+    });
+
     it('parses CORS_ORIGINS as a comma-separated list', () => {
       process.env.CORS_ORIGINS = 'https://a.example, https://b.example,,';
       expect(appConfig().corsOrigins).toEqual(['https://a.example', 'https://b.example']);
@@ -305,6 +325,7 @@ describe('configuration namespaces', () => {
       ['PASSWORD_HASH_CONCURRENCY', '0', authConfig],
       ['PASSWORD_HASH_QUEUE', 'many', authConfig],
       ['LOG_LEVEL', 'loud', appConfig],
+      ['LOG_FORMAT', 'xml', appConfig],
       ['DATABASE_URL', 'mysql://h/db', databaseConfig],
       ['REDIS_URL', 'http://cache:6379', redisConfig],
     ])('rejects an invalid %s, naming it', (name, value, factory) => {

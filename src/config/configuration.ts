@@ -47,6 +47,11 @@ export const appConfig = registerAs('app', () => {
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const,
       'info',
     ),
+    /** Unset: chosen at start (see chooseLogFormat). */
+    logFormat:
+      str(env, 'LOG_FORMAT') === undefined
+        ? undefined
+        : oneOf(env, 'LOG_FORMAT', ['json', 'pretty'] as const, 'json'),
     metricsToken: str(env, 'METRICS_TOKEN'),
   };
 });
@@ -83,6 +88,7 @@ export const authConfig = registerAs('auth', () => {
   return {
     jwtSecret,
     jwtExpiresIn: int(env, 'JWT_EXPIRES_IN', 900, { min: 1 }),
+    ownerRequestsPerMinute: int(env, 'OWNER_REQUESTS_PER_MINUTE', 600, { min: 1, max: 1_000_000 }),
     /** Password hashes (argon2) computed at once; more wait in the queue. */
     hashConcurrency: int(env, 'PASSWORD_HASH_CONCURRENCY', availableParallelism(), {
       min: 1,
