@@ -1,17 +1,30 @@
-// Load test of the built app (dist/): `npm run build && npm run bench -- [--duration 10]
-// [--connections 50] [--embedded]`. Starts `node dist/src/main.js` on a free loopback port
-// against a fresh PostgreSQL database (created on BENCH_DATABASE_URL, dropped at the end) or,
-// with --embedded, PGlite in a temporary DATA_DIR; REDIS_URL, when set, is passed on. Then it
-// measures three routes one after another with autocannon and prints one table. Only loopback
-// traffic; every step is bounded in time; the app is stopped on every way out.
+// `npm run build && npm run bench -- [--duration 5] [--rounds 3] [--connections 50]`
+//
+// Measures the built service (dist/) against bare servers doing the same work
+// (scripts/bench-servers.js), all as child processes on loopback, in one run:
+// interleaved rounds (1 2 3 … 10, 1 2 3 … 10, …) so that a noisy machine
+// slows every scenario alike, then the median of each scenario's rounds. Prints
+// a markdown table with the ratios and the targets, writes every round as JSON
+// to bench-results/. Needs PostgreSQL (BENCH_DATABASE_URL, default
+// postgres://postgres@127.0.0.1:5432/postgres: a database is created and
+// dropped) and Redis for scenario 6 (BENCH_REDIS_URL, default
+// redis://127.0.0.1:6379/9). Every step is bounded in time; every child is
+// stopped on every way out.
 /* global AbortSignal */
 'use strict';
 
 const { spawn } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
-const { existsSync, mkdtempSync, rmSync } = require('node:fs');
+const {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} = require('node:fs');
 const net = require('node:net');
-const { tmpdir } = require('node:os');
+const os = require('node:os');
 const { join } = require('node:path');
 const { parseArgs } = require('node:util');
 const autocannon = require('autocannon');
@@ -20,56 +33,76 @@ const { Client } = require('pg');
 const ROOT = join(__dirname, '..');
 const ENTRY = join(ROOT, 'dist/src/main.js');
 const SIGNING = join(ROOT, 'dist/src/device-auth/signing.js');
+const PASSWORDS = join(ROOT, 'dist/src/auth/passwords.js');
 const HOST = '127.0.0.1';
-const STARTUP_TIMEOUT_MS = 60_000;
+const START_TIMEOUT_MS = 120_000;
 
 const { values: args } = parseArgs({
   options: {
-    duration: { type: 'string', default: '10' },
+    duration: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '50' },
-    embedded: { type: 'boolean', default: false },
+    devices: { type: 'string', default: '1000' },
+    users: { type: 'string', default: '200' },
   },
 });
 const duration = Number(args.duration);
+const rounds = Number(args.rounds);
 const connections = Number(args.connections);
-if (!(duration > 0 && duration <= 300) || !(connections > 0 && connections <= 1000)) {
-  process.stderr.write('bench: --duration must be 1-300 seconds, --connections 1-1000\n');
+const deviceCount = Number(args.devices);
+const userCount = Number(args.users);
+if (
+  !(duration >= 1 && duration <= 120) ||
+  !(rounds >= 1 && rounds <= 20) ||
+  !(connections >= 1 && connections <= 1000) ||
+  !(deviceCount >= 1 && deviceCount <= 10_000) ||
+  !(userCount >= 10 && userCount <= 5_000)
+) {
+  process.stderr.write(
+    'bench: --duration 1-120 s, --rounds 1-20, --connections 1-1000, --devices 1-10000, --users 10-5000\n',
+  );
   process.exit(1);
 }
-if (!existsSync(ENTRY) || !existsSync(SIGNING)) {
+if (![ENTRY, SIGNING, PASSWORDS].every(existsSync)) {
   process.stderr.write('bench: dist/ is missing; run `npm run build` first\n');
   process.exit(1);
 }
 const { signRequest } = require(SIGNING);
+const { hashPassword } = require(PASSWORDS);
+
+const SERVER_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/9';
+const JWT_SECRET = `bench-only-${randomBytes(24).toString('hex')}`;
+const KEK = randomBytes(32).toString('base64');
+/** Active devices a user may have (MAX_DEVICES_PER_USER's default). */
+const DEVICES_PER_USER = 100;
+const log = (line) => process.stderr.write(`bench: ${line}\n`);
 
 const cleanups = [];
-let child;
-/** Set when the app exits, however and whenever it does. */
-let appExit;
-
+const children = new Set();
 async function cleanup() {
   while (cleanups.length > 0) {
     try {
       await cleanups.pop()();
     } catch (error) {
-      process.stderr.write(`bench: cleanup: ${error.message}\n`);
+      log(`cleanup: ${error.message}`);
     }
   }
 }
+
+// ---------------------------------------------------------------------------
+// Processes
 
 function portIsFree(port) {
   return new Promise((resolve) => {
     const server = net.createServer();
     server.once('error', () => resolve(false));
-    // The app listens on 0.0.0.0, so that is where the port must be free.
+    // The service listens on 0.0.0.0, so that is where the port must be free.
     server.listen(port, '0.0.0.0', () => server.close(() => resolve(true)));
   });
 }
 
-/**
- * A free port below the ephemeral range (32768+), where the ports that
- * concurrent test runs get from listen(0) cannot collide with the app's.
- */
+/** A free port below the ephemeral range, where other runs' listen(0) cannot collide with it. */
 async function freePort() {
   for (let i = 0; i < 50; i++) {
     const port = 20_000 + Math.floor(Math.random() * 10_000);
@@ -78,30 +111,66 @@ async function freePort() {
   throw new Error('no free port found in 20000-29999');
 }
 
-async function admin(serverUrl, sql) {
-  const client = new Client({ connectionString: serverUrl, connectionTimeoutMillis: 10_000 });
-  await client.connect();
+/** Peak resident memory of a live process so far (the kernel's high-water mark), MB. */
+function peakRssMb(pid) {
   try {
-    await client.query(sql);
-  } finally {
-    await client.end();
+    const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb ? Number(kb) / 1024 : undefined;
+  } catch {
+    return undefined;
   }
 }
 
-/** A fresh database on the server; dropped by cleanup. */
-async function createDatabase() {
-  const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const name = `dr_bench_${randomBytes(6).toString('hex')}`;
-  await admin(serverUrl, `CREATE DATABASE ${name}`);
-  cleanups.push(() => admin(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
+/**
+ * Spawns a server and waits until `readyPath` answers 200. Its output goes to
+ * stderr, so stdout holds only the table. Returns the time from spawn to ready.
+ */
+async function startProcess(name, argv, env, readyPath) {
+  const port = await freePort();
+  const started = Date.now();
+  const child = spawn(process.execPath, argv, {
+    cwd: ROOT,
+    env: { ...env, PORT: String(port) },
+    stdio: ['ignore', 2, 2],
+  });
+  children.add(child);
+  let exit;
+  child.once('exit', (code, signal) => {
+    exit = signal ?? `code ${code}`;
+    children.delete(child);
+  });
+  const base = `http://${HOST}:${port}`;
+  const proc = {
+    name,
+    child,
+    base,
+    port,
+    readyMs: 0,
+    peakRssMb: () => peakRssMb(child.pid),
+    alive: () => {
+      if (exit) throw new Error(`${name} exited (${exit})`);
+    },
+    stop: () => stopChild(child),
+  };
+  while (Date.now() - started < START_TIMEOUT_MS) {
+    proc.alive();
+    const ok = await fetch(`${base}${readyPath}`, { signal: AbortSignal.timeout(2_000) }).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) {
+      proc.readyMs = Date.now() - started;
+      return proc;
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await proc.stop();
+  throw new Error(`${name} did not answer ${readyPath} in ${START_TIMEOUT_MS / 1000} s`);
 }
 
-function stopChild() {
+function stopChild(child) {
   return new Promise((resolve) => {
-    if (!child || child.exitCode !== null || child.signalCode !== null) return resolve();
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
     const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
     child.once('exit', () => {
       clearTimeout(force);
@@ -111,183 +180,563 @@ function stopChild() {
   });
 }
 
-async function startApp() {
-  const port = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), 'dr-bench-'));
-  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+function serviceEnv(extra) {
   const env = {
     ...process.env,
     NODE_ENV: 'production',
-    PORT: String(port),
-    DATA_DIR: dataDir,
     LOG_LEVEL: 'warn',
-    JWT_SECRET: 'bench-only-jwt-secret-0123456789abcdef0123456789',
-    DEVICE_SECRET_KEK: Buffer.alloc(32, 0x42).toString('base64'),
+    JWT_SECRET,
+    DEVICE_SECRET_KEK: KEK,
+    ...extra,
   };
-  delete env.DATABASE_URL;
-  delete env.TRUST_PROXY;
-  if (!args.embedded) env.DATABASE_URL = await createDatabase();
+  for (const name of ['DATABASE_URL', 'REDIS_URL', 'TRUST_PROXY']) {
+    if (!(name in extra)) delete env[name];
+  }
+  return env;
+}
 
-  // The app's own output goes to stderr so that stdout holds only the table.
-  child = spawn(process.execPath, [ENTRY], { cwd: ROOT, env, stdio: ['ignore', 2, 2] });
-  cleanups.push(stopChild);
-  const exited = new Promise((_, reject) =>
-    child.once('exit', (code, signal) => {
-      appExit = signal ?? `code ${code}`;
-      reject(new Error(`the app exited during start-up (${appExit})`));
-    }),
-  );
-  exited.catch(() => {});
-  const base = `http://${HOST}:${port}`;
-  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-  for (;;) {
-    if (Date.now() > deadline) throw new Error('the app did not answer /health/live in 60 s');
-    const up = await Promise.race([
-      fetch(`${base}/health/live`, { signal: AbortSignal.timeout(2_000) }).then(
-        (r) => r.ok,
-        () => false,
-      ),
-      exited,
-    ]);
-    if (up) return { base, port };
-    await new Promise((r) => setTimeout(r, 250));
+function tempDir(prefix) {
+  const dir = mkdtempSync(join(os.tmpdir(), prefix));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function startService(name, extra) {
+  const env = serviceEnv({ DATA_DIR: tempDir('dr-bench-'), ...extra });
+  const service = await startProcess(name, [ENTRY], env, '/health/ready');
+  cleanups.push(service.stop);
+  return service;
+}
+
+async function startBare(kind, databaseUrl) {
+  const env = serviceEnv({ DATABASE_URL: databaseUrl ?? '' });
+  const argv = [join(__dirname, 'bench-servers.js'), kind];
+  const server = await startProcess(kind, argv, env, '/health/live');
+  cleanups.push(server.stop);
+  return server;
+}
+
+// ---------------------------------------------------------------------------
+// Data
+
+async function admin(sql, url = SERVER_URL) {
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  await client.connect();
+  try {
+    return await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+async function createDatabase() {
+  const name = `dr_bench_${randomBytes(6).toString('hex')}`;
+  await admin(`CREATE DATABASE ${name}`);
+  cleanups.push(() => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  const url = new URL(SERVER_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function redisAnswers() {
+  const Redis = require('ioredis');
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0 });
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    return (await redis.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
   }
 }
 
 async function api(base, method, path, body, token) {
-  const headers = { 'content-type': 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(`${base}/api/v1${path}`, {
-    method,
-    headers,
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const json = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${json.code ?? ''}`);
-  return json;
+  for (let attempt = 0; ; attempt++) {
+    const headers = { 'content-type': 'application/json' };
+    if (token) headers.authorization = `Bearer ${token}`;
+    const res = await fetch(`${base}/api/v1${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
+    const json = await res.json().catch(() => ({}));
+    if (res.ok) return json;
+    // Logins beyond the hashing queue are refused at once: wait and try again.
+    if (res.status === 429 && attempt < 50) {
+      await new Promise((r) => setTimeout(r, 100 + 50 * attempt));
+      continue;
+    }
+    throw new Error(`${method} ${path}: HTTP ${res.status} ${json.code ?? ''}`);
+  }
 }
 
-/** One user, one token, one device: register and login count against per-IP limits. */
-async function seed(base) {
-  const email = `bench-${randomBytes(4).toString('hex')}@example.com`;
-  const password = randomBytes(16).toString('hex');
-  await api(base, 'POST', '/auth/register', { email, password });
-  const { accessToken } = await api(base, 'POST', '/auth/login', { email, password });
-  const device = await api(base, 'POST', '/devices', { name: 'bench' }, accessToken);
-  return { accessToken, device };
+/** Runs `work` over `items`, `width` at a time. */
+async function pooled(items, width, work) {
+  const out = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await work(items[i], i);
+      }
+    }),
+  );
+  return out;
 }
 
-/** A request that autocannon re-signs before every send: fresh nonce, current timestamp. */
-function signed(device, method, path, body) {
-  return {
-    method,
-    path,
-    ...(body === undefined ? {} : { body }),
-    setupRequest(req) {
-      const headers = signRequest({
-        deviceId: device.id,
-        secret: device.secret,
-        method: req.method,
-        path: req.path,
-        body: req.body,
-      });
-      if (body !== undefined) headers['content-type'] = 'application/json';
-      return { ...req, headers: { ...req.headers, ...headers } };
+const PASSWORD = `bench-${randomBytes(8).toString('hex')}`;
+
+/**
+ * Users straight into the database (registration is limited per IP), all with
+ * one password, then each logged in through the service.
+ */
+async function seedUsers(databaseUrl, base, count) {
+  const hash = await hashPassword(PASSWORD);
+  const emails = Array.from({ length: count }, (_, i) => `bench-${i}@example.com`);
+  await admin(
+    {
+      text: `INSERT INTO users (email, password_hash) SELECT unnest($1::text[]), $2`,
+      values: [emails, hash],
     },
-  };
+    databaseUrl,
+  );
+  return pooled(emails, 2, async (email) => {
+    const { accessToken } = await api(base, 'POST', '/auth/login', { email, password: PASSWORD });
+    return { email, accessToken };
+  });
 }
 
-function run(port, { path = '/', ...opts }) {
-  // autocannon takes the default path from the URL, not from a `path` option.
+/** Registers users through the service (the embedded database has no other way in). */
+async function registerUsers(base, count) {
+  return pooled(
+    Array.from({ length: count }, (_, i) => i),
+    2,
+    async (i) => {
+      const email = `bench-embedded-${i}@example.com`;
+      await api(base, 'POST', '/auth/register', { email, password: PASSWORD });
+      const { accessToken } = await api(base, 'POST', '/auth/login', { email, password: PASSWORD });
+      return { email, accessToken };
+    },
+  );
+}
+
+/** `count` devices, DEVICES_PER_USER per owner. */
+async function createDevices(base, owners, count) {
+  const slots = Array.from({ length: count }, (_, i) => owners[Math.floor(i / DEVICES_PER_USER)]);
+  if (slots.some((o) => !o)) throw new Error(`${count} devices need more owners`);
+  return pooled(slots, 8, async (owner, i) => {
+    const { id, secret } = await api(
+      base,
+      'POST',
+      '/devices',
+      { name: `bench ${i}` },
+      owner.accessToken,
+    );
+    return { id, secret };
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Load
+
+/** Requests that autocannon re-signs before every send (fresh nonce, current time), across devices. */
+function signedRequests(devices, method, path, body) {
+  let next = 0;
+  return [
+    {
+      method,
+      path,
+      ...(body === undefined ? {} : { body }),
+      setupRequest(req) {
+        const device = devices[next++ % devices.length];
+        const headers = signRequest({
+          deviceId: device.id,
+          secret: device.secret,
+          method,
+          path,
+          body,
+        });
+        if (body !== undefined) headers['content-type'] = 'application/json';
+        return { ...req, headers: { ...req.headers, ...headers } };
+      },
+    },
+  ];
+}
+
+let loadSeconds = duration;
+function load(target, path, opts = {}) {
   return autocannon({
-    url: `http://${HOST}:${port}${path}`,
+    url: `${target.base}${path}`,
     connections,
-    duration,
+    duration: loadSeconds,
     timeout: 10,
     ...opts,
   });
 }
 
-function statusBreakdown(result) {
-  return Object.entries(result.statusCodeStats ?? {})
-    .filter(([code]) => !code.startsWith('2'))
-    .map(([code, { count }]) => `${count}×${code}`)
-    .join(' ');
+const summary = (r) => ({
+  rps: r.requests.average,
+  p50: r.latency.p50,
+  p99: r.latency.p99,
+  non2xx: r.non2xx,
+  errors: r.errors + r.timeouts,
+  statuses: Object.fromEntries(
+    Object.entries(r.statusCodeStats ?? {}).map(([code, { count }]) => [code, count]),
+  ),
+});
+
+const median = (values) => {
+  const v = values.filter((x) => typeof x === 'number').sort((a, b) => a - b);
+  if (v.length === 0) return undefined;
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+};
+
+// ---------------------------------------------------------------------------
+// Report
+
+/** Ratio targets: row ≥ factor × other row's req/s. */
+const RATIO_TARGETS = {
+  1: [2, 0.8],
+  3: [4, 0.9],
+  5: [8, 1.5],
+  6: [8, 1.5],
+  7: [5, 0.9],
+  10: [5, 0.5],
+};
+const P99_TARGETS = { 3: 25, 5: 25, 6: 25, 7: 25, 9: 20 };
+
+function fmt(n, digits = 0) {
+  return n === undefined
+    ? '–'
+    : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
 
-function printTable(rows) {
-  const head = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'vs (a)'];
-  const base = rows[0].result.requests.average;
-  const lines = rows.map(({ name, result }) => [
-    name,
-    result.requests.average.toFixed(0),
-    String(result.latency.p50),
-    String(result.latency.p99),
-    String(result.non2xx),
-    String(result.errors + result.timeouts),
-    base > 0 ? (result.requests.average / base).toFixed(2) : '-',
-  ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const format = (cells) =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  process.stdout.write(`${format(head)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n`);
-  for (const l of lines) process.stdout.write(`${format(l)}\n`);
+function markdownTable(head, rows) {
+  const line = (cells) => `| ${cells.join(' | ')} |`;
+  return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
 }
+
+function report(scenarios, measures) {
+  const byId = Object.fromEntries(scenarios.map((s) => [s.id, s]));
+  const verdicts = [];
+  const rows = scenarios.map((s) => {
+    const m = s.median;
+    const checks = [];
+    let ratio = '';
+    const rt = RATIO_TARGETS[s.id];
+    if (rt) {
+      const [other, factor] = rt;
+      const r = m?.rps && byId[other].median?.rps ? m.rps / byId[other].median.rps : undefined;
+      ratio = r === undefined ? `–× ${other}` : `${fmt(r, 2)}× ${other}`;
+      checks.push([`≥ ${factor}× ${other}`, r === undefined ? undefined : r >= factor]);
+    }
+    const pt = P99_TARGETS[s.id];
+    if (pt) checks.push([`p99 ≤ ${pt} ms`, m?.p99 === undefined ? undefined : m.p99 <= pt]);
+    for (const [text, ok] of checks) verdicts.push({ scenario: s.id, target: text, pass: ok });
+    const verdict = checks.map(([, ok]) => (ok === undefined ? 'n/a' : ok ? 'pass' : 'FAIL'));
+    return [
+      String(s.id),
+      s.name,
+      s.error ? `not run: ${s.error}` : fmt(m?.rps),
+      fmt(m?.p50),
+      fmt(m?.p99),
+      m?.non2xx ? fmt(m.non2xx) : '0',
+      ratio,
+      checks.map(([t]) => t).join('; '),
+      verdict.join('; '),
+    ];
+  });
+  const measureRows = measures.map(({ name, value, unit, max }) => {
+    const ok = value === undefined || max === undefined ? undefined : value <= max;
+    if (max !== undefined) verdicts.push({ measure: name, target: `≤ ${max} ${unit}`, pass: ok });
+    return [
+      name,
+      value === undefined ? '–' : `${fmt(value, unit === 's' ? 2 : 0)} ${unit}`,
+      max === undefined ? '' : `≤ ${max} ${unit}`,
+      ok === undefined ? '' : ok ? 'pass' : 'FAIL',
+    ];
+  });
+  const text = [
+    markdownTable(
+      ['#', 'scenario', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'ratio', 'target', 'result'],
+      rows,
+    ),
+    '',
+    markdownTable(['measure', 'median / peak', 'target', 'result'], measureRows),
+  ].join('\n');
+  return { text, verdicts };
+}
+
+// ---------------------------------------------------------------------------
 
 async function main() {
-  const { base, port } = await startApp();
-  const alive = () => {
-    if (appExit) throw new Error(`the app exited during the run (${appExit})`);
-  };
-  const { device } = await seed(base);
-  alive();
-  const heartbeat = JSON.stringify({ status: 'ok', equity: 10250.5 });
-  const scenarios = [
-    ['(a) GET /health/live', { path: '/health/live' }],
-    [
-      '(b) signed GET /api/v1/device/me',
-      { requests: [signed(device, 'GET', '/api/v1/device/me')] },
-    ],
-    [
-      '(c) signed POST /api/v1/device/heartbeat',
-      { requests: [signed(device, 'POST', '/api/v1/device/heartbeat', heartbeat)] },
-    ],
-  ];
-  process.stderr.write(
-    `bench: ${args.embedded ? 'PGlite' : 'PostgreSQL'}${process.env.REDIS_URL ? ' + Redis' : ''}, ` +
-      `${connections} connections, ${duration} s per scenario\n`,
+  const started = Date.now();
+  const heartbeat = JSON.stringify({ status: 'ok', equity: 10250.5, note: '' });
+  // Exactly 200 bytes.
+  const heartbeat200 = heartbeat.replace(
+    '"note":""',
+    `"note":"${'x'.repeat(200 - heartbeat.length)}"`,
   );
-  await run(port, { path: '/health/live', duration: 2 }); // warm-up, not reported
-  const rows = [];
-  for (const [name, opts] of scenarios) {
-    alive();
-    process.stderr.write(`bench: ${name} …\n`);
-    rows.push({ name, result: await run(port, opts) });
-  }
-  alive();
 
-  process.stdout.write('\n');
-  printTable(rows);
-  for (const { name, result } of rows) {
-    if (result.non2xx === 0 && result.errors + result.timeouts === 0) continue;
-    const signedRoute = name.includes('signed');
-    process.stdout.write(
-      `${signedRoute ? 'WARNING' : 'note'}: ${name}: ${statusBreakdown(result) || 'no non-2xx'}, ` +
-        `${result.errors} errors, ${result.timeouts} timeouts\n`,
+  log(
+    `PostgreSQL ${new URL(SERVER_URL).host}, ${connections} connections, ${rounds} rounds of ${duration} s`,
+  );
+  const databaseUrl = await createDatabase();
+  const haveRedis = await redisAnswers();
+  if (!haveRedis) log(`no Redis at ${REDIS_URL}: scenario 6 is not run`);
+
+  log('starting the service (PostgreSQL), the bare servers, and the service with Redis');
+  const pgService = await startService('service (PostgreSQL)', { DATABASE_URL: databaseUrl });
+  const redisService = haveRedis
+    ? await startService('service (PostgreSQL + Redis)', { DATABASE_URL: databaseUrl, REDIS_URL })
+    : undefined;
+  const bareNest = await startBare('nest-static');
+  const bareJwt = await startBare('jwt-user', databaseUrl);
+  const bareNaive = await startBare('naive-signed', databaseUrl);
+
+  log(`seeding ${userCount} users and ${deviceCount} devices`);
+  const users = await seedUsers(databaseUrl, pgService.base, userCount);
+  const owners = users.slice(0, Math.ceil(deviceCount / DEVICES_PER_USER));
+  const devices = await createDevices(pgService.base, owners, deviceCount);
+  const loginBodies = users
+    .slice(-8)
+    .map(({ email }) => JSON.stringify({ email, password: PASSWORD }));
+  const ownerRequests = users.map(({ accessToken }) => ({
+    method: 'GET',
+    path: '/api/v1/auth/me',
+    headers: { authorization: `Bearer ${accessToken}` },
+  }));
+
+  log('seeding the embedded service');
+  const embeddedDir = tempDir('dr-bench-embedded-');
+  const embeddedEnv = { DATA_DIR: embeddedDir };
+  let embedded = await startService('service (embedded)', embeddedEnv);
+  const embeddedCold = [embedded.readyMs];
+  const embeddedOwners = await registerUsers(
+    embedded.base,
+    Math.ceil(deviceCount / DEVICES_PER_USER),
+  );
+  const embeddedDevices = await createDevices(embedded.base, embeddedOwners, deviceCount);
+  const seedingPeak = embedded.peakRssMb();
+  await embedded.stop();
+  let embeddedPeak;
+  const embeddedRestart = [];
+
+  const scenarios = [
+    { id: 1, name: 'service `GET /health/live`', run: () => load(pgService, '/health/live') },
+    {
+      id: 2,
+      name: 'bare NestJS on Fastify, static JSON',
+      run: () => load(bareNest, '/health/live'),
+    },
+    {
+      id: 3,
+      name: `service \`GET /api/v1/auth/me\` (${userCount} users)`,
+      run: () => load(pgService, '/api/v1/auth/me', { requests: ownerRequests }),
+    },
+    {
+      id: 4,
+      name: 'bare Fastify + pg: verify JWT, read user',
+      run: () => load(bareJwt, '/api/v1/auth/me', { requests: ownerRequests }),
+    },
+    {
+      id: 5,
+      name: `service signed \`GET /api/v1/device/me\` (${deviceCount} devices, PostgreSQL nonces)`,
+      run: () =>
+        load(pgService, '/api/v1/device/me', {
+          requests: signedRequests(devices, 'GET', '/api/v1/device/me'),
+        }),
+    },
+    {
+      id: 6,
+      name: 'the same with `REDIS_URL`',
+      error: redisService ? undefined : 'no Redis',
+      run: () =>
+        load(redisService, '/api/v1/device/me', {
+          requests: signedRequests(devices, 'GET', '/api/v1/device/me'),
+        }),
+    },
+    {
+      id: 7,
+      name: 'service signed `POST /api/v1/device/heartbeat` (200-byte body)',
+      run: () =>
+        load(pgService, '/api/v1/device/heartbeat', {
+          requests: signedRequests(devices, 'POST', '/api/v1/device/heartbeat', heartbeat200),
+        }),
+    },
+    {
+      id: 8,
+      name: 'bare Fastify + pg: naive signed request (2 round trips)',
+      run: () =>
+        load(bareNaive, '/api/v1/device/me', {
+          requests: signedRequests(devices, 'GET', '/api/v1/device/me'),
+        }),
+    },
+    {
+      id: 9,
+      name: 'service `GET /health/live` while 8 clients log in',
+      run: async (record) => {
+        const logins = autocannon({
+          url: `${pgService.base}/api/v1/auth/login`,
+          connections: 8,
+          duration: loadSeconds,
+          timeout: 10,
+          requests: loginBodies.map((body) => ({
+            method: 'POST',
+            path: '/api/v1/auth/login',
+            headers: { 'content-type': 'application/json' },
+            body,
+          })),
+        });
+        const [health, login] = await Promise.all([load(pgService, '/health/live'), logins]);
+        record.logins = summary(login);
+        return health;
+      },
+    },
+    {
+      id: 10,
+      name: `embedded: signed \`GET /api/v1/device/me\` (${deviceCount} devices)`,
+      run: async () => {
+        // Each round restarts it on its data: the restart time is measured too.
+        embedded = await startService('service (embedded)', embeddedEnv);
+        embeddedRestart.push(embedded.readyMs);
+        try {
+          return await load(embedded, '/api/v1/device/me', {
+            requests: signedRequests(embeddedDevices, 'GET', '/api/v1/device/me'),
+          });
+        } finally {
+          embeddedPeak = Math.max(embeddedPeak ?? 0, embedded.peakRssMb() ?? 0) || undefined;
+          await embedded.stop();
+        }
+      },
+    },
+  ];
+  for (const s of scenarios) s.rounds = [];
+
+  log('warming up');
+  loadSeconds = 1;
+  for (const s of scenarios.filter((s) => s.id <= 8 && !s.error)) await s.run({});
+  loadSeconds = duration;
+
+  for (let round = 1; round <= rounds; round++) {
+    // A cold start of the embedded mode: a fresh DATA_DIR, once per round.
+    const cold = await startService('service (embedded, cold)', {
+      DATA_DIR: tempDir('dr-bench-cold-'),
+    });
+    embeddedCold.push(cold.readyMs);
+    await cold.stop();
+    for (const s of scenarios) {
+      if (s.error) continue;
+      log(`round ${round}/${rounds}: ${s.id}. ${s.name}`);
+      for (const p of [pgService, redisService, bareNest, bareJwt, bareNaive]) p?.alive();
+      const record = {};
+      const result = await s.run(record);
+      s.rounds.push({ ...summary(result), ...record });
+    }
+  }
+  for (const s of scenarios) {
+    if (s.rounds.length === 0) continue;
+    s.median = Object.fromEntries(
+      ['rps', 'p50', 'p99', 'non2xx', 'errors'].map((k) => [k, median(s.rounds.map((r) => r[k]))]),
     );
   }
-  const failed = ({ result }) => result.non2xx + result.errors + result.timeouts > 0;
-  return rows.slice(1).some(failed) ? 1 : 0;
+
+  const measures = [
+    {
+      name: 'embedded cold start to ready (fresh DATA_DIR)',
+      value: median(embeddedCold) / 1000,
+      unit: 's',
+      max: 3,
+    },
+    { name: 'embedded restart to ready', value: median(embeddedRestart) / 1000, unit: 's', max: 1 },
+    {
+      name: 'peak RSS, service on PostgreSQL (whole run)',
+      value: pgService.peakRssMb(),
+      unit: 'MB',
+      max: 200,
+    },
+    {
+      name: 'peak RSS, service on PostgreSQL + Redis',
+      value: redisService?.peakRssMb(),
+      unit: 'MB',
+      max: 200,
+    },
+    {
+      name: 'peak RSS, service embedded (restarted, under load)',
+      value: embeddedPeak,
+      unit: 'MB',
+      max: 250,
+    },
+    {
+      name: 'peak RSS, service embedded (cold start, then seeding)',
+      value: seedingPeak,
+      unit: 'MB',
+    },
+  ];
+  const { text, verdicts } = report(scenarios, measures);
+  process.stdout.write(`\n${text}\n`);
+  for (const s of scenarios) {
+    const bad = s.rounds.filter((r) => r.non2xx + r.errors > 0);
+    if (bad.length > 0) {
+      process.stdout.write(
+        `\nnote: ${s.id}. non-2xx or errors in ${bad.length} round(s): ` +
+          bad.map((r) => JSON.stringify({ statuses: r.statuses, errors: r.errors })).join(', '),
+      );
+    }
+    const logins = s.rounds.map((r) => r.logins).filter(Boolean);
+    if (logins.length > 0) {
+      process.stdout.write(
+        `\nnote: ${s.id}. logins: median ${fmt(median(logins.map((l) => l.rps)), 1)}/s, ` +
+          `statuses ${logins.map((l) => JSON.stringify(l.statuses)).join(', ')}\n`,
+      );
+    }
+  }
+
+  const outDir = join(ROOT, 'bench-results');
+  mkdirSync(outDir, { recursive: true });
+  const file = join(outDir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        node: process.version,
+        cpus: os.cpus().length,
+        options: { duration, rounds, connections, devices: deviceCount, users: userCount },
+        scenarios: scenarios.map(({ id, name, error, rounds: r, median: m }) => ({
+          id,
+          name,
+          error,
+          median: m,
+          rounds: r,
+        })),
+        measures: {
+          ...Object.fromEntries(measures.map((m) => [m.name, m.value])),
+          embeddedCold,
+          embeddedRestart,
+        },
+        verdicts,
+      },
+      null,
+      2,
+    ),
+  );
+  log(`results in ${file}; ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  return 0;
 }
 
 // Everything above is bounded; this is the backstop should anything hang.
 const backstop = setTimeout(
   () => {
-    process.stderr.write('bench: overall time limit reached\n');
+    log('overall time limit reached');
     void cleanup().finally(() => process.exit(1));
   },
-  STARTUP_TIMEOUT_MS + (duration + 10) * 6 * 1000,
+  10 * 60_000 + rounds * 10 * (duration + 5) * 1000,
 );
 backstop.unref();
 for (const [signal, code] of [
@@ -297,14 +746,14 @@ for (const [signal, code] of [
   process.once(signal, () => void cleanup().finally(() => process.exit(code)));
 }
 process.once('exit', () => {
-  if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of children) child.kill('SIGKILL');
 });
 
 main()
   .then(
     (code) => (process.exitCode = code),
     (error) => {
-      process.stderr.write(`bench: ${error.message}\n`);
+      log(error.stack ?? error.message);
       process.exitCode = 1;
     },
   )

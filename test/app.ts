@@ -36,16 +36,32 @@ export interface TestApp {
   /** For supertest: `request(t.server)`. */
   server: ReturnType<NestFastifyApplication['getHttpServer']>;
   dataSource: DataSource;
-  /** A URL of this app's database that another instance can use. */
-  databaseUrl: string;
+  /** On PostgreSQL, a URL of this app's database that another instance can use at the same time. */
+  databaseUrl?: string;
   /** Every log line the app wrote. */
   logs: string[];
+  /** Stops the app and removes its data. */
   close(): Promise<void>;
+  /** Stops the app and keeps its data for the next one: a restart. */
+  stop(): Promise<TestData>;
+}
+
+/** The data of a stopped app: its database and DATA_DIR. */
+export interface TestData {
+  dataDir: string;
+  databaseUrl?: string;
+  /** Removes the data. */
+  drop(): Promise<void>;
 }
 
 export interface TestAppOptions {
-  /** Join an existing database (a second instance) instead of creating one. */
+  /** Join the database of a running app (a second instance; PostgreSQL only). */
   databaseUrl?: string;
+  /**
+   * Start on the data a stopped app left (a restart, possibly with another
+   * configuration). An embedded DATA_DIR takes one instance at a time.
+   */
+  data?: TestData;
   env?: Record<string, string | undefined>;
   /** Test-only modules mounted beside AppModule (e.g. a controller with @DeviceAuth()). */
   imports?: Type[];
@@ -80,16 +96,26 @@ async function createDatabase(): Promise<{ url: string; drop: () => Promise<void
  * embedded PGlite in a temporary DATA_DIR.
  */
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'dr-test-'));
-  let dropDatabase: (() => Promise<void>) | undefined;
-  let databaseUrl = options.databaseUrl;
-  if (!databaseUrl && SERVER_URL) {
-    const db = await createDatabase();
-    databaseUrl = db.url;
-    dropDatabase = db.drop;
+  let data = options.data;
+  if (!data) {
+    const dataDir = mkdtempSync(join(tmpdir(), 'dr-test-'));
+    const db = !options.databaseUrl && SERVER_URL ? await createDatabase() : undefined;
+    data = {
+      dataDir,
+      databaseUrl: options.databaseUrl ?? db?.url,
+      drop: async () => {
+        await db?.drop();
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
   }
 
-  const env = { ...BASE_ENV, DATA_DIR: dataDir, DATABASE_URL: databaseUrl, ...options.env };
+  const env = {
+    ...BASE_ENV,
+    DATA_DIR: data.dataDir,
+    DATABASE_URL: data.databaseUrl,
+    ...options.env,
+  };
   const saved = { ...process.env };
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined) delete process.env[k];
@@ -109,23 +135,27 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     configureApp(app);
     await app.init();
     await app.getHttpAdapter().getInstance().ready();
-    const dataSource = app.get(DataSource);
+    const kept = data;
     return {
       app,
       routes,
       server: app.getHttpServer(),
-      dataSource,
-      databaseUrl: (dataSource.options as { url: string }).url,
+      dataSource: app.get(DataSource),
+      databaseUrl: data.databaseUrl,
       logs,
       close: async () => {
         await app.close();
         answered.save();
-        await dropDatabase?.();
-        rmSync(dataDir, { recursive: true, force: true });
+        await kept.drop();
+      },
+      stop: async () => {
+        await app.close();
+        answered.save();
+        return kept;
       },
     };
   } catch (error) {
-    await dropDatabase?.();
+    if (!options.data) await data.drop();
     throw error;
   } finally {
     process.env = saved;

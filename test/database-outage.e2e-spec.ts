@@ -113,9 +113,9 @@ describe('database outage (e2e)', () => {
 
     beforeAll(async () => {
       first = await createTestApp();
-      const target = new URL(first.databaseUrl);
+      const target = new URL(first.databaseUrl!);
       proxy = await TcpProxy.start(target.hostname, Number(target.port || 5432));
-      const viaProxy = new URL(first.databaseUrl);
+      const viaProxy = new URL(first.databaseUrl!);
       viaProxy.hostname = '127.0.0.1';
       viaProxy.port = String(proxy.port);
       t = await createTestApp({

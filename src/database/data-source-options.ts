@@ -23,8 +23,9 @@ export const DEFAULT_TIMEOUTS: DatabaseTimeouts = {
   statementTimeoutMs: 10_000,
 };
 
+/** `url` undefined: the embedded database, whose pool options the database module adds. */
 export function dataSourceOptions(
-  url: string,
+  url: string | undefined,
   timeouts: DatabaseTimeouts = DEFAULT_TIMEOUTS,
 ): DataSourceOptions {
   return {

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { databaseConfig, DatabaseConfig } from '../config/configuration';
+import { DataDirLockedError } from './data-dir-lock';
 import { dataSourceOptions } from './data-source-options';
 import { EmbeddedDatabase } from './embedded-database';
 
@@ -26,22 +27,20 @@ class EmbeddedAwareDataSource extends DataSource {
     TypeOrmModule.forRootAsync({
       inject: [databaseConfig.KEY],
       useFactory: (cfg: DatabaseConfig) => ({
-        ...dataSourceOptions(cfg.url ?? 'embedded', cfg),
+        ...dataSourceOptions(cfg.url, cfg),
         retryAttempts: cfg.connectAttempts,
         retryDelay: cfg.connectRetryDelayMs,
+        // Waiting cannot free a DATA_DIR that another instance holds.
+        toRetry: (error: unknown) => !(error instanceof DataDirLockedError),
       }),
       dataSourceFactory: async (options) => {
         const dbCfg = databaseConfig();
         let embedded: EmbeddedDatabase | undefined;
         if (!dbCfg.url) {
-          embedded = await EmbeddedDatabase.start(dbCfg.dataDir, 4);
-          // One connection: PGlite has a single session, and pglite-socket
-          // interleaves the protocol messages of concurrent connections outside
-          // transactions. Queries are serialised by PGlite anyway.
+          embedded = await EmbeddedDatabase.start(dbCfg.dataDir);
           options = {
             ...options!,
-            url: embedded.url,
-            extra: { ...(options!.extra as object), max: 1 },
+            extra: { ...(options!.extra as object), ...embedded.poolOptions },
           } as typeof options;
         }
         const dataSource = new EmbeddedAwareDataSource(options!);

@@ -1,0 +1,137 @@
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+// The built service (dist/) as separate processes on one embedded DATA_DIR:
+// what `npm start` twice, or a restart after a crash, does.
+const ROOT = join(__dirname, '..');
+
+interface Instance {
+  child: ChildProcess;
+  base: string;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.once('error', reject);
+  });
+}
+
+async function start(dataDir: string): Promise<Instance> {
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, PORT: String(port) };
+  for (const name of ['DATABASE_URL', 'REDIS_URL', 'NODE_ENV', 'TRUST_PROXY']) delete env[name];
+  env.LOG_LEVEL = 'warn';
+  const child = spawn(process.execPath, ['dist/src/main.js'], { cwd: ROOT, env });
+  let output = '';
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { child, base: `http://127.0.0.1:${port}`, output: () => output, exited };
+}
+
+/** The TCP ports a process listens on (Linux /proc). */
+function listeningPorts(pid: number): number[] {
+  const inodes = new Set(
+    readdirSync(`/proc/${pid}/fd`)
+      .map((fd) => {
+        try {
+          return /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+        } catch {
+          return undefined; // closed meanwhile
+        }
+      })
+      .filter(Boolean),
+  );
+  const ports: number[] = [];
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // f[1] local address:port (hex), f[3] state (0A = LISTEN), f[9] inode
+      if (f[3] === '0A' && inodes.has(f[9])) ports.push(parseInt(f[1].split(':')[1], 16));
+    }
+  }
+  return [...new Set(ports)];
+}
+
+async function ready(instance: Instance): Promise<void> {
+  const deadline = Date.now() + 45_000;
+  let gone = false;
+  void instance.exited.then(() => (gone = true));
+  while (Date.now() < deadline && !gone) {
+    const ok = await fetch(`${instance.base}/health/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the service did not become ready:\n${instance.output()}`);
+}
+
+describe('embedded DATA_DIR: one instance at a time (built service)', () => {
+  let dataDir: string;
+  const running: Instance[] = [];
+
+  beforeAll(() => {
+    // dist/ as `npm start` would run it: built when missing or older than src/.
+    execFileSync(process.execPath, ['scripts/build-if-needed.js'], { cwd: ROOT, stdio: 'ignore' });
+    dataDir = mkdtempSync(join(tmpdir(), 'dr-instance-'));
+  }, 120_000);
+  afterAll(() => {
+    for (const i of running) i.child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('refuses a second instance at once, naming the directory; a restart after kill -9 works and keeps the data', async () => {
+    const first = await start(dataDir);
+    running.push(first);
+    await ready(first);
+    // The embedded database has no listener of its own: only the HTTP port is open.
+    expect(listeningPorts(first.child.pid!)).toEqual([Number(new URL(first.base).port)]);
+    const email = `lock-${randomBytes(4).toString('hex')}@example.com`;
+    const credentials = { email, password: 'correct horse battery staple' };
+    const registered = await fetch(`${first.base}/api/v1/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(credentials),
+    });
+    expect(registered.status).toBe(201);
+
+    const second = await start(dataDir);
+    running.push(second);
+    const began = Date.now();
+    expect(await second.exited).not.toBe(0);
+    // Bounded by loading the modules, not by the database's connection retries.
+    expect(Date.now() - began).toBeLessThan(15_000);
+    expect(second.output()).toContain(`DATA_DIR ${dataDir} is in use by another instance`);
+    expect(second.output()).toContain(`pid ${first.child.pid}`);
+    // The first instance is untouched.
+    expect((await fetch(`${first.base}/health/ready`)).status).toBe(200);
+
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const restarted = await start(dataDir);
+    running.push(restarted);
+    await ready(restarted);
+    const login = await fetch(`${restarted.base}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(credentials),
+    });
+    expect(login.status).toBe(200);
+
+    restarted.child.kill('SIGTERM');
+    expect(await restarted.exited).toBe(0);
+    expect(readdirSync(dataDir).filter((f) => f.endsWith('.lock'))).toEqual([]);
+  }, 180_000);
+});
