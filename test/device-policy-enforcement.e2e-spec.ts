@@ -36,10 +36,19 @@ describe('credential policy: enforcement on device requests (e2e)', () => {
     request(t.server).post(`/api/v1/devices/${d.id}/${verb}`).set(owner.auth).expect(204);
 
   /** A forward-auth call about a GET the device signed, as nginx describes it. */
-  function verify(d: TestDevice, o: { scopes?: string; ip?: string; nonce?: string } = {}) {
+  function verify(
+    d: TestDevice,
+    o: {
+      scopes?: string;
+      ip?: string;
+      nonce?: string;
+      /** The method the proxy calls the verify endpoint with (nginx and Caddy: GET). */
+      via?: 'get' | 'post' | 'put' | 'patch' | 'delete';
+    } = {},
+  ) {
     const target = `/api/trades?ref=${randomUUID()}`;
     let req = request(t.server)
-      .get(VERIFY)
+      [o.via ?? 'get'](VERIFY)
       .set(
         signRequest({
           deviceId: d.id,
@@ -244,6 +253,16 @@ describe('credential policy: enforcement on device requests (e2e)', () => {
       expect(JSON.parse(res.headers['x-device-auth-error'] as string)).toEqual(res.body);
       expect(res.headers['x-device-scopes']).toBeUndefined();
     });
+
+    it.each(['post', 'put', 'patch', 'delete'] as const)(
+      'answers 403 insufficient_scope whatever method the proxy calls it with (%s)',
+      async (via) => {
+        const d = await createDevice(t, owner);
+        expectError(await verify(d, { scopes: 'orders:write', via }), 403, 'insufficient_scope');
+        await patch(d, { scopes: ['orders:write'] });
+        await verify(d, { scopes: 'orders:write', via }).expect(200);
+      },
+    );
 
     it('answers 200 with X-Device-Scopes (all the device holds) when it holds every one', async () => {
       const d = await createDevice(t, owner);

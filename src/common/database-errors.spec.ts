@@ -1,4 +1,4 @@
-import { QueryFailedError } from 'typeorm';
+import { CannotExecuteNotConnectedError, QueryFailedError } from 'typeorm';
 import { isDatabaseUnavailable } from './database-errors';
 
 const pgError = (code: string, message = 'error') => Object.assign(new Error(message), { code });
@@ -11,6 +11,8 @@ describe('isDatabaseUnavailable', () => {
     ['a refused connection', pgError('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:5432')],
     ['a pool acquisition timeout', new Error('timeout exceeded when trying to connect')],
     ['a dropped connection', new Error('Connection terminated unexpectedly')],
+    ['a closed pool (shutting down)', new Error('Cannot use a pool after calling end on the pool')],
+    ['a closed data source (shutting down)', new CannotExecuteNotConnectedError('default')],
     [
       'a connect timeout with its cause',
       new Error('wrapped', { cause: new Error('Connection terminated due to connection timeout') }),

@@ -6,6 +6,8 @@
  * them on (a QueryFailedError keeps the driver's error as `driverError`).
  */
 
+import { CannotExecuteNotConnectedError } from 'typeorm';
+
 /** SQLSTATEs of an unavailable database. */
 const UNAVAILABLE_SQLSTATES = new Set([
   '57014', // query_canceled: statement_timeout (or a cancel request)
@@ -38,6 +40,8 @@ const UNAVAILABLE_MESSAGES = [
   'Connection terminated',
   'Query read timeout',
   'Client has encountered a connection error and is not queryable',
+  // The pool is closed: the service is shutting down; another instance can answer.
+  'Cannot use a pool after calling end on the pool',
 ];
 
 interface MaybeDbError {
@@ -56,6 +60,8 @@ export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
     if (UNAVAILABLE_ERRNOS.has(e.code)) return true;
   }
   if (typeof e.message === 'string' && UNAVAILABLE_MESSAGES.includes(e.message)) return true;
+  // TypeORM's data source is closed (shutting down) or not connected yet.
+  if (error instanceof CannotExecuteNotConnectedError) return true;
   return (
     isDatabaseUnavailable(e.driverError, depth + 1) || isDatabaseUnavailable(e.cause, depth + 1)
   );
