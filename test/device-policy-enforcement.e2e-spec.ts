@@ -47,8 +47,8 @@ describe('credential policy: enforcement on device requests (e2e)', () => {
     } = {},
   ) {
     const target = `/api/trades?ref=${randomUUID()}`;
-    let req = request(t.server)
-      [o.via ?? 'get'](VERIFY)
+    const call = request(t.server)[o.via ?? 'get'];
+    let req = call(VERIFY)
       .set(
         signRequest({
           deviceId: d.id,

@@ -12,7 +12,7 @@ describe('isDatabaseUnavailable', () => {
     ['a pool acquisition timeout', new Error('timeout exceeded when trying to connect')],
     ['a dropped connection', new Error('Connection terminated unexpectedly')],
     ['a closed pool (shutting down)', new Error('Cannot use a pool after calling end on the pool')],
-    ['a closed data source (shutting down)', new CannotExecuteNotConnectedError('default')],
+    ['a closed data source (shutting down)', new CannotExecuteNotConnectedError()],
     [
       'a connect timeout with its cause',
       new Error('wrapped', { cause: new Error('Connection terminated due to connection timeout') }),
