@@ -3,6 +3,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { badRequest } from './common/api-error';
+import { API_PREFIX } from './common/api-prefix';
 import { registerBodyParsers } from './common/body-parsers';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { ErrorCode } from './common/error-codes';
@@ -22,7 +23,6 @@ import { MetricsService } from './observability/metrics.service';
 import { buildOpenApiDocument } from './openapi/openapi';
 import { setupDocs } from './openapi/swagger-ui';
 
-export const API_PREFIX = 'api/v1';
 export const OWNER_BODY_LIMIT = 16 * 1024;
 export const DEVICE_BODY_LIMIT = 4 * 1024;
 

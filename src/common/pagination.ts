@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { badRequest } from './api-error';
@@ -19,17 +19,6 @@ export class PageQueryDto {
   @IsString()
   @MaxLength(512)
   cursor?: string;
-}
-
-export class PageDto<T> {
-  items: T[];
-
-  @ApiProperty({
-    type: String,
-    nullable: true,
-    description: 'Pass as `cursor` for the next page; null on the last page.',
-  })
-  nextCursor: string | null;
 }
 
 /**

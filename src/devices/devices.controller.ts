@@ -1,3 +1,4 @@
+import { API_PREFIX } from '../common/api-prefix';
 import {
   applyDecorators,
   Body,
@@ -98,7 +99,7 @@ export class DevicesController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<DeviceWithSecretDto> {
     const created = await this.devices.register(user.id, body);
-    reply.headers({ ...NO_STORE, Location: `/api/v1/devices/${created.id}` });
+    reply.headers({ ...NO_STORE, Location: `/${API_PREFIX}/devices/${created.id}` });
     return created;
   }
 

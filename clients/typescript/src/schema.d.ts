@@ -361,11 +361,6 @@ export interface components {
         };
         CreateDeviceDto: {
             /**
-             * @description Trimmed and normalised to Unicode NFC; 1–64 characters without control characters or lone surrogates. Unique among your active devices, ignoring case.
-             * @example MT5 Main
-             */
-            name: string;
-            /**
              * Format: date-time
              * @description When the device's signatures stop working: a future time, at most 5 years ahead, with a time zone. null: never (on PATCH, null removes the expiry).
              * @example 2027-06-30T00:00:00.000Z
@@ -388,6 +383,11 @@ export interface components {
              *     ]
              */
             allowedCidrs?: string[];
+            /**
+             * @description Trimmed and normalised to Unicode NFC; 1–64 characters without control characters or lone surrogates. Unique among your active devices, ignoring case.
+             * @example MT5 Main
+             */
+            name: string;
         };
         DeviceWithSecretDto: {
             /** Format: uuid */
@@ -509,11 +509,6 @@ export interface components {
         };
         UpdateDeviceDto: {
             /**
-             * @description Trimmed and normalised to Unicode NFC; 1–64 characters without control characters or lone surrogates. Unique among your active devices, ignoring case.
-             * @example MT5 Main
-             */
-            name?: string;
-            /**
              * Format: date-time
              * @description When the device's signatures stop working: a future time, at most 5 years ahead, with a time zone. null: never (on PATCH, null removes the expiry).
              * @example 2027-06-30T00:00:00.000Z
@@ -536,6 +531,11 @@ export interface components {
              *     ]
              */
             allowedCidrs?: string[];
+            /**
+             * @description Trimmed and normalised to Unicode NFC; 1–64 characters without control characters or lone surrogates. Unique among your active devices, ignoring case.
+             * @example MT5 Main
+             */
+            name?: string;
         };
         RotateSecretDto: {
             /**

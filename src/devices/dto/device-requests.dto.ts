@@ -5,10 +5,8 @@ import { DEVICE_STATUSES, type DeviceStatus } from '../device-status';
 import { DeviceName } from './device-name';
 import { AllowedCidrs, ExpiresAt, Scopes } from './device-policy';
 
-export class CreateDeviceDto {
-  @DeviceName()
-  name: string;
-
+/** The credential policy, which both create and PATCH accept; an absent field keeps its value. */
+class DevicePolicyFieldsDto {
   @ExpiresAt()
   expiresAt?: string | null;
 
@@ -19,21 +17,17 @@ export class CreateDeviceDto {
   allowedCidrs?: string[];
 }
 
+export class CreateDeviceDto extends DevicePolicyFieldsDto {
+  @DeviceName()
+  name: string;
+}
+
 /** PATCH: at least one field; an absent field keeps its value. */
-export class UpdateDeviceDto {
+export class UpdateDeviceDto extends DevicePolicyFieldsDto {
   @ApiPropertyOptional() // after DeviceName's ApiProperty: only `required` changes
   @DeviceName()
   @ValidateIf((o: UpdateDeviceDto) => o.name !== undefined)
   name?: string;
-
-  @ExpiresAt()
-  expiresAt?: string | null;
-
-  @Scopes()
-  scopes?: string[];
-
-  @AllowedCidrs()
-  allowedCidrs?: string[];
 }
 
 export const MAX_GRACE_SECONDS = 604_800;
