@@ -1,3 +1,4 @@
+import { toUserDto } from './user.mapper';
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Post } from '@nestjs/common';
 import {
   ApiBearerAuth,
@@ -60,7 +61,7 @@ export class AuthController {
   @ApiOperation({ summary: 'The signed-in user' })
   @ApiOkResponse({ type: UserResponseDto })
   getCurrentUser(@CurrentUser() user: AuthUser): UserResponseDto {
-    return UserResponseDto.from(user);
+    return toUserDto(user);
   }
 
   @Delete('me')

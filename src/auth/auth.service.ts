@@ -1,3 +1,4 @@
+import { toUserDto } from './user.mapper';
 import { Inject, Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { badRequest, conflict, tooManyRequests, unauthorized } from '../common/api-error';
@@ -37,7 +38,7 @@ export class AuthService {
     const hash = await busyIs429(this.passwords.hash(password));
     const user = await this.users.createIfEmailFree(email, hash);
     if (!user) throw conflict(ErrorCode.EmailTaken, 'An account with this e-mail already exists');
-    return UserResponseDto.from(user);
+    return toUserDto(user);
   }
 
   async login({ email, password }: CredentialsDto, ip: string): Promise<TokenResponseDto> {

@@ -14,7 +14,7 @@
  */
 import { parseArgs } from 'node:util';
 import { signRequest } from '../device-auth/signing';
-import { SECRET_PREFIX } from '../devices/device-secret';
+import { SECRET_PREFIX } from '../devices/secret-generator';
 
 const USAGE =
   'usage: npm run device:call -- --id <deviceId> --secret <dvs_…> [--url <base url>] ' +

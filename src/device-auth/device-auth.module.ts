@@ -8,7 +8,7 @@ import { DeviceCredentialsRepository } from './device-credentials.repository';
 import { DeviceKeyCache } from './device-key-cache';
 import { DeviceSignatureGuard } from './device-signature.guard';
 import { DeviceAuthService } from './device-auth.service';
-import { DeviceController } from './device.controller';
+import { DeviceSelfController } from './device-self.controller';
 import { ForwardAuthController } from './forward-auth.controller';
 import { LastSeenRecorder } from './last-seen.recorder';
 import { NonceStore, PostgresNonceStore, RedisNonceStore } from './nonce-store';
@@ -23,7 +23,7 @@ import { NonceStore, PostgresNonceStore, RedisNonceStore } from './nonce-store';
  */
 @Module({
   imports: [DevicesModule],
-  controllers: [DeviceController, ForwardAuthController],
+  controllers: [DeviceSelfController, ForwardAuthController],
   providers: [
     DeviceCredentialsRepository,
     DeviceAuthService,

@@ -13,7 +13,7 @@ import {
 import type { FastifyReply } from 'fastify';
 import { ApiError } from '../common/api-error';
 import { toErrorBody } from '../common/all-exceptions.filter';
-import { toDeviceDto } from '../devices/device.mapper';
+import { toDeviceSelfDto } from '../devices/device.mapper';
 import { DeviceAuthService, DeviceRequestDescription } from './device-auth.service';
 import { DeviceSelfDto } from './dto/device-self.dto';
 import { ForwardAuthRoute } from './forward-auth.decorator';
@@ -104,6 +104,6 @@ export class ForwardAuthController {
       // decide finer-grained things itself. Empty when it holds none.
       'X-Device-Scopes': device.scopes.join(' '),
     });
-    return { ...toDeviceDto(device), ownerId: device.userId };
+    return toDeviceSelfDto(device);
   }
 }

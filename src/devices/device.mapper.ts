@@ -1,7 +1,9 @@
 import { normaliseCidr } from '../common/cidr';
 import type { Device } from './device.entity';
 import { deviceStatus } from './device-status';
-import { DeviceDto } from './dto/device-responses.dto';
+import type { DeviceEventRow } from './devices.repository';
+import { DeviceDto, DeviceEventDto } from './dto/device-responses.dto';
+import type { DeviceSelfDto } from '../device-auth/dto/device-self.dto';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
@@ -29,4 +31,13 @@ export function toDeviceDto(d: Device): DeviceDto {
     disabledAt: iso(d.disabledAt),
     ...policyOf(d),
   };
+}
+
+/** A device as it sees itself (GET /device/me, forward auth): the device and its owner. */
+export function toDeviceSelfDto(d: Device): DeviceSelfDto {
+  return { ...toDeviceDto(d), ownerId: d.userId };
+}
+
+export function toDeviceEventDto(e: DeviceEventRow): DeviceEventDto {
+  return { id: e.id, type: e.type, at: e.at.toISOString(), details: e.details };
 }

@@ -6,8 +6,8 @@ import { decodeCursor, PageQueryDto, toPage } from '../common/pagination';
 import { devicesConfig, DevicesConfig } from '../config/configuration';
 import { pgError } from '../database/query-rows';
 import { MetricsService } from '../observability/metrics.service';
-import { generateDeviceSecret } from './device-secret';
-import { policyOf, toDeviceDto } from './device.mapper';
+import { generateDeviceSecret } from './secret-generator';
+import { policyOf, toDeviceDto, toDeviceEventDto } from './device.mapper';
 import type { Device } from './device.entity';
 import { type DeviceChange, type DevicePolicy, DevicesRepository } from './devices.repository';
 import { CreateDeviceDto, ListDevicesQueryDto, UpdateDeviceDto } from './dto/device-requests.dto';
@@ -213,12 +213,7 @@ export class DevicesService {
   async events(device: Device, { cursor, limit }: PageQueryDto): Promise<DeviceEventListDto> {
     const after = cursor ? decodeCursor<[string]>(cursor, isEventCursor)[0] : undefined;
     const rows = await this.devices.listEvents(device.id, { afterSeq: after, limit: limit + 1 });
-    return toPage(
-      rows,
-      limit,
-      (e) => ({ id: e.id, type: e.type, at: e.at.toISOString(), details: e.details }),
-      (e) => [e.seq],
-    );
+    return toPage(rows, limit, toDeviceEventDto, (e) => [e.seq]);
   }
 
   /** Locks the device row; a device deleted meanwhile is 404, a revoked one 409. */

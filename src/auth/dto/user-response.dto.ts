@@ -1,5 +1,4 @@
 import { ApiProperty } from '@nestjs/swagger';
-import type { User } from '../user.entity';
 
 export class UserResponseDto {
   @ApiProperty({ format: 'uuid' })
@@ -10,10 +9,6 @@ export class UserResponseDto {
 
   @ApiProperty({ format: 'date-time' })
   createdAt: string;
-
-  static from(user: Pick<User, 'id' | 'email' | 'createdAt'>): UserResponseDto {
-    return { id: user.id, email: user.email, createdAt: user.createdAt.toISOString() };
-  }
 }
 
 export class TokenResponseDto {

@@ -1,4 +1,4 @@
-import { generateDeviceSecret, SECRET_PREFIX } from './device-secret';
+import { generateDeviceSecret, SECRET_PREFIX } from './secret-generator';
 
 describe('generateDeviceSecret', () => {
   it('starts with dvs_', () => {

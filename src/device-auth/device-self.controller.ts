@@ -7,7 +7,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { ApiErrors } from '../common/api-docs';
-import { toDeviceDto } from '../devices/device.mapper';
+import { toDeviceSelfDto } from '../devices/device.mapper';
 import { AuthenticatedDevice, CurrentDevice } from './current-device.decorator';
 import { DeviceAuth } from './device-auth.decorator';
 import { DeviceSelfDto } from './dto/device-self.dto';
@@ -15,13 +15,13 @@ import { DeviceSelfDto } from './dto/device-self.dto';
 /** Routes that devices call, signed with their secret. */
 @ApiTags('device')
 @Controller('device')
-export class DeviceController {
+export class DeviceSelfController {
   @Get('me')
   @DeviceAuth()
   @ApiOperation({ summary: 'The calling device' })
   @ApiOkResponse({ type: DeviceSelfDto })
   getCurrentDevice(@CurrentDevice() device: AuthenticatedDevice): DeviceSelfDto {
-    return { ...toDeviceDto(device), ownerId: device.userId };
+    return toDeviceSelfDto(device);
   }
 
   @Post('heartbeat')
