@@ -1,4 +1,4 @@
-import { CannotExecuteNotConnectedError, QueryFailedError } from 'typeorm';
+import { CannotExecuteNotConnectedError, QueryFailedError, TypeORMError } from 'typeorm';
 import { isDatabaseUnavailable } from './database-errors';
 
 const pgError = (code: string, message = 'error') => Object.assign(new Error(message), { code });
@@ -13,6 +13,7 @@ describe('isDatabaseUnavailable', () => {
     ['a dropped connection', new Error('Connection terminated unexpectedly')],
     ['a closed pool (shutting down)', new Error('Cannot use a pool after calling end on the pool')],
     ['a closed data source (shutting down)', new CannotExecuteNotConnectedError()],
+    ['a closed driver (shutting down)', new TypeORMError('Driver not Connected')],
     [
       'a connect timeout with its cause',
       new Error('wrapped', { cause: new Error('Connection terminated due to connection timeout') }),

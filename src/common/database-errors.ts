@@ -40,8 +40,10 @@ const UNAVAILABLE_MESSAGES = [
   'Connection terminated',
   'Query read timeout',
   'Client has encountered a connection error and is not queryable',
-  // The pool is closed: the service is shutting down; another instance can answer.
+  // The pool or TypeORM's driver is closed: the service is shutting down, and
+  // another instance can answer.
   'Cannot use a pool after calling end on the pool',
+  'Driver not Connected',
 ];
 
 interface MaybeDbError {
