@@ -68,7 +68,7 @@ if (![ENTRY, SIGNING, PASSWORDS].every(existsSync)) {
   process.exit(1);
 }
 const { signRequest } = require(SIGNING);
-const { hashPassword } = require(PASSWORDS);
+const { HashingQueue, PasswordHasher } = require(PASSWORDS);
 
 const SERVER_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/9';
@@ -295,7 +295,7 @@ const PASSWORD = `bench-${randomBytes(8).toString('hex')}`;
  * one password, then each logged in through the service.
  */
 async function seedUsers(databaseUrl, base, count) {
-  const hash = await hashPassword(PASSWORD);
+  const hash = await new PasswordHasher(new HashingQueue(1, 1)).hash(PASSWORD);
   const emails = Array.from({ length: count }, (_, i) => `bench-${i}@example.com`);
   await admin(
     {
