@@ -3,7 +3,7 @@ import type { Device } from './device.entity';
 import { deviceStatus } from './device-status';
 import type { DeviceEventRow } from './devices.repository';
 import { DeviceDto, DeviceEventDto } from './dto/device-responses.dto';
-import type { DeviceSelfDto } from '../device-auth/dto/device-self.dto';
+import { DeviceSelfDto } from '../device-auth/dto/device-self.dto';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
