@@ -203,7 +203,10 @@ function tempDir(prefix) {
 
 async function startService(name, extra) {
   const env = serviceEnv({ DATA_DIR: tempDir('dr-bench-'), ...extra });
-  const service = await startProcess(name, [ENTRY], env, '/health/ready');
+  // BENCH_CPU_PROF=<dir>: each service process writes a V8 CPU profile there on exit.
+  const prof = process.env.BENCH_CPU_PROF;
+  const argv = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, ENTRY] : [ENTRY];
+  const service = await startProcess(name, argv, env, '/health/ready');
   cleanups.push(service.stop);
   return service;
 }
