@@ -11,14 +11,17 @@ import { hmac } from '../src/device-auth/signing';
 import { Device } from '../src/devices/device.entity';
 import { SecretChanges } from '../src/devices/secret-changes';
 import { SecretSealer } from '../src/devices/secret-sealer';
-import { createTestApp, TestApp } from './app';
+import { createTestApp, SERVER_URL, TestApp } from './app';
 import { createDevice, TestDevice } from './factories/devices';
 import { signedRequest } from './factories/signed';
 import { registerUser, TestUser } from './factories/users';
+import { REDIS_TEST_URL, requireServices } from './services';
 
 const TTL = 600;
-const REDIS_URL = process.env.REDIS_TEST_URL ?? 'redis://127.0.0.1:6379';
 const nonce = () => `n-${randomUUID()}`;
+// Asked once, when the suite is collected; absent: skipped with one line (a failure under CI=true).
+const withRedis = requireServices({ redis: REDIS_TEST_URL });
+const withPostgresServer = requireServices({ postgres: SERVER_URL });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -108,132 +111,134 @@ describe('device credentials', () => {
 
   // The same cases through both stores: PostgreSQL's one statement, and
   // Redis's SET NX beside the liveness check.
-  describe.each([
+  const stores = [
     ['PostgreSQL', false],
     ['Redis', true],
-  ])('NonceStore.admit, nonces in %s', (_, useRedis) => {
-    let redis: Redis | undefined;
-    let store: NonceStore;
-    const prefix = `test:nonce:${randomUUID()}:`;
+  ] as const;
+  for (const [name, useRedis] of stores)
+    (useRedis ? withRedis : describe)(`NonceStore.admit, nonces in ${name}`, () => {
+      let redis: Redis | undefined;
+      let store: NonceStore;
+      const prefix = `test:nonce:${randomUUID()}:`;
 
-    beforeAll(async () => {
-      if (useRedis) {
-        redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 2 });
-        await redis.connect();
-        store = new RedisNonceStore(redis, repo, prefix);
-      } else {
-        store = new PostgresNonceStore(repo);
-      }
-    });
-    afterAll(async () => {
-      store?.close();
-      if (redis) {
-        const keys = await redis.keys(`${prefix}*`);
-        if (keys.length > 0) await redis.del(...keys);
-        await redis.quit();
-      }
-    });
-
-    const nonceUsed = async (deviceId: string, n: string) =>
-      redis
-        ? (await redis.exists(`${prefix}${deviceId}:${n}`)) === 1
-        : (await nonceRows(deviceId, n)) === 1;
-
-    it('admits a fresh nonce with the device row, and refuses it the second time', async () => {
-      const d = await createDevice(t, owner);
-      const [secretId] = await secretIds(d.id);
-      const n = nonce();
-
-      const first = await store.admit(d.id, secretId, n, TTL);
-      expect(first).toMatchObject({ outcome: 'ok', device: { id: d.id, name: d.name } });
-      expect(await nonceUsed(d.id, n)).toBe(true);
-      expect(await store.admit(d.id, secretId, n, TTL)).toEqual({ outcome: 'replayed' });
-    });
-
-    it('keeps nonces per device', async () => {
-      const [a, b] = [await createDevice(t, owner), await createDevice(t, owner)];
-      const n = nonce();
-      expect((await store.admit(a.id, (await secretIds(a.id))[0], n, TTL)).outcome).toBe('ok');
-      expect((await store.admit(b.id, (await secretIds(b.id))[0], n, TTL)).outcome).toBe('ok');
-    });
-
-    it('lets one nonce sent many times at once pass exactly once', async () => {
-      const d = await createDevice(t, owner);
-      const [secretId] = await secretIds(d.id);
-      const n = nonce();
-      const outcomes = await Promise.all(
-        Array.from({ length: 8 }, () => store.admit(d.id, secretId, n, TTL)),
-      );
-      expect(outcomes.map((o) => o.outcome).sort()).toEqual([
-        'ok',
-        ...Array<string>(7).fill('replayed'),
-      ]);
-    });
-
-    it('refuses a revoked device as not live, and does not use its nonce up', async () => {
-      const d = await createDevice(t, owner);
-      const [secretId] = await secretIds(d.id);
-      // Revoked behind the service's back: its secret rows are still there.
-      await t.dataSource.query(`UPDATE devices SET revoked_at = now() WHERE id = $1`, [d.id]);
-      const n = nonce();
-      expect(await store.admit(d.id, secretId, n, TTL)).toEqual({ outcome: 'not_live' });
-      expect(await nonceUsed(d.id, n)).toBe(false);
-    });
-
-    it('refuses a secret rotated away without grace, and admits the new one', async () => {
-      const d = await createDevice(t, owner);
-      const [old] = await secretIds(d.id);
-      await rotate(d, 0);
-      const [current] = await secretIds(d.id);
-      const n = nonce();
-      expect(await store.admit(d.id, old, n, TTL)).toEqual({ outcome: 'not_live' });
-      expect(await nonceUsed(d.id, n)).toBe(false);
-      expect((await store.admit(d.id, current, n, TTL)).outcome).toBe('ok');
-    });
-
-    it('admits the previous secret within its grace, and refuses it once expired', async () => {
-      const d = await createDevice(t, owner);
-      const [previous] = await secretIds(d.id);
-      await rotate(d, 600);
-      expect((await store.admit(d.id, previous, nonce(), TTL)).outcome).toBe('ok');
-      await t.dataSource.query(
-        `UPDATE device_secrets SET expires_at = now() - interval '1 second' WHERE id = $1`,
-        [previous],
-      );
-      expect(await store.admit(d.id, previous, nonce(), TTL)).toEqual({ outcome: 'not_live' });
-    });
-
-    it("refuses another device's secret id", async () => {
-      const [a, b] = [await createDevice(t, owner), await createDevice(t, owner)];
-      const [secretOfB] = await secretIds(b.id);
-      expect(await store.admit(a.id, secretOfB, nonce(), TTL)).toEqual({ outcome: 'not_live' });
-    });
-
-    it('refuses a deleted and an unknown device as not live', async () => {
-      const d = await createDevice(t, owner);
-      const [secretId] = await secretIds(d.id);
-      await t.dataSource.query('DELETE FROM devices WHERE id = $1', [d.id]);
-      expect(await store.admit(d.id, secretId, nonce(), TTL)).toEqual({ outcome: 'not_live' });
-      expect(await store.admit(randomUUID(), randomUUID(), nonce(), TTL)).toEqual({
-        outcome: 'not_live',
+      beforeAll(async () => {
+        if (useRedis) {
+          redis = new Redis(REDIS_TEST_URL, { lazyConnect: true, maxRetriesPerRequest: 2 });
+          await redis.connect();
+          store = new RedisNonceStore(redis, repo, prefix);
+        } else {
+          store = new PostgresNonceStore(repo);
+        }
       });
-    });
+      afterAll(async () => {
+        store?.close();
+        if (redis) {
+          const keys = await redis.keys(`${prefix}*`);
+          if (keys.length > 0) await redis.del(...keys);
+          await redis.quit();
+        }
+      });
 
-    it('never throws while the device is deleted under concurrent requests', async () => {
-      for (let round = 0; round < 10; round++) {
+      const nonceUsed = async (deviceId: string, n: string) =>
+        redis
+          ? (await redis.exists(`${prefix}${deviceId}:${n}`)) === 1
+          : (await nonceRows(deviceId, n)) === 1;
+
+      it('admits a fresh nonce with the device row, and refuses it the second time', async () => {
         const d = await createDevice(t, owner);
         const [secretId] = await secretIds(d.id);
-        const admissions = Array.from({ length: 6 }, () =>
-          store.admit(d.id, secretId, nonce(), TTL),
+        const n = nonce();
+
+        const first = await store.admit(d.id, secretId, n, TTL);
+        expect(first).toMatchObject({ outcome: 'ok', device: { id: d.id, name: d.name } });
+        expect(await nonceUsed(d.id, n)).toBe(true);
+        expect(await store.admit(d.id, secretId, n, TTL)).toEqual({ outcome: 'replayed' });
+      });
+
+      it('keeps nonces per device', async () => {
+        const [a, b] = [await createDevice(t, owner), await createDevice(t, owner)];
+        const n = nonce();
+        expect((await store.admit(a.id, (await secretIds(a.id))[0], n, TTL)).outcome).toBe('ok');
+        expect((await store.admit(b.id, (await secretIds(b.id))[0], n, TTL)).outcome).toBe('ok');
+      });
+
+      it('lets one nonce sent many times at once pass exactly once', async () => {
+        const d = await createDevice(t, owner);
+        const [secretId] = await secretIds(d.id);
+        const n = nonce();
+        const outcomes = await Promise.all(
+          Array.from({ length: 8 }, () => store.admit(d.id, secretId, n, TTL)),
         );
-        const deletion = t.dataSource.query('DELETE FROM devices WHERE id = $1', [d.id]);
-        const outcomes = await Promise.all(admissions);
-        await deletion;
-        for (const o of outcomes) expect(['ok', 'not_live']).toContain(o.outcome);
-        expect((await store.admit(d.id, secretId, nonce(), TTL)).outcome).toBe('not_live');
-      }
+        expect(outcomes.map((o) => o.outcome).sort()).toEqual([
+          'ok',
+          ...Array<string>(7).fill('replayed'),
+        ]);
+      });
+
+      it('refuses a revoked device as not live, and does not use its nonce up', async () => {
+        const d = await createDevice(t, owner);
+        const [secretId] = await secretIds(d.id);
+        // Revoked behind the service's back: its secret rows are still there.
+        await t.dataSource.query(`UPDATE devices SET revoked_at = now() WHERE id = $1`, [d.id]);
+        const n = nonce();
+        expect(await store.admit(d.id, secretId, n, TTL)).toEqual({ outcome: 'not_live' });
+        expect(await nonceUsed(d.id, n)).toBe(false);
+      });
+
+      it('refuses a secret rotated away without grace, and admits the new one', async () => {
+        const d = await createDevice(t, owner);
+        const [old] = await secretIds(d.id);
+        await rotate(d, 0);
+        const [current] = await secretIds(d.id);
+        const n = nonce();
+        expect(await store.admit(d.id, old, n, TTL)).toEqual({ outcome: 'not_live' });
+        expect(await nonceUsed(d.id, n)).toBe(false);
+        expect((await store.admit(d.id, current, n, TTL)).outcome).toBe('ok');
+      });
+
+      it('admits the previous secret within its grace, and refuses it once expired', async () => {
+        const d = await createDevice(t, owner);
+        const [previous] = await secretIds(d.id);
+        await rotate(d, 600);
+        expect((await store.admit(d.id, previous, nonce(), TTL)).outcome).toBe('ok');
+        await t.dataSource.query(
+          `UPDATE device_secrets SET expires_at = now() - interval '1 second' WHERE id = $1`,
+          [previous],
+        );
+        expect(await store.admit(d.id, previous, nonce(), TTL)).toEqual({ outcome: 'not_live' });
+      });
+
+      it("refuses another device's secret id", async () => {
+        const [a, b] = [await createDevice(t, owner), await createDevice(t, owner)];
+        const [secretOfB] = await secretIds(b.id);
+        expect(await store.admit(a.id, secretOfB, nonce(), TTL)).toEqual({ outcome: 'not_live' });
+      });
+
+      it('refuses a deleted and an unknown device as not live', async () => {
+        const d = await createDevice(t, owner);
+        const [secretId] = await secretIds(d.id);
+        await t.dataSource.query('DELETE FROM devices WHERE id = $1', [d.id]);
+        expect(await store.admit(d.id, secretId, nonce(), TTL)).toEqual({ outcome: 'not_live' });
+        expect(await store.admit(randomUUID(), randomUUID(), nonce(), TTL)).toEqual({
+          outcome: 'not_live',
+        });
+      });
+
+      it('never throws while the device is deleted under concurrent requests', async () => {
+        for (let round = 0; round < 10; round++) {
+          const d = await createDevice(t, owner);
+          const [secretId] = await secretIds(d.id);
+          const admissions = Array.from({ length: 6 }, () =>
+            store.admit(d.id, secretId, nonce(), TTL),
+          );
+          const deletion = t.dataSource.query('DELETE FROM devices WHERE id = $1', [d.id]);
+          const outcomes = await Promise.all(admissions);
+          await deletion;
+          for (const o of outcomes) expect(['ok', 'not_live']).toContain(o.outcome);
+          expect((await store.admit(d.id, secretId, nonce(), TTL)).outcome).toBe('not_live');
+        }
+      });
     });
-  });
 
   describe('PostgreSQL nonces', () => {
     const store = () => new PostgresNonceStore(repo);
@@ -423,7 +428,7 @@ describe('device credentials', () => {
     });
   });
 
-  describe('PreparedStatements', () => {
+  withPostgresServer('PreparedStatements', () => {
     it('sends a statement unnamed once the session does not know the names it prepared', async () => {
       // One connection, so that DEALLOCATE reaches the one that prepared it,
       // as a transaction-mode pooler or PGlite's shared session would.
