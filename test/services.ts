@@ -17,7 +17,9 @@ export const REDIS_TEST_URL = process.env.REDIS_TEST_URL ?? 'redis://127.0.0.1:6
 /** The browser of the browser checks unless CHROMIUM_PATH names another. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-type ServiceName = 'redis' | 'postgres' | 'chromium';
+type ServiceName = 'redis' | 'postgres' | 'chromium' | 'nginx' | 'caddy';
+/** Programs, checked by path; the others are servers, asked over the network. */
+const PROGRAMS = new Set<ServiceName>(['chromium', 'nginx', 'caddy']);
 
 const HOW_TO_PROVIDE: Record<ServiceName, string> = {
   redis: 'start one (`redis-server`) or point REDIS_TEST_URL at one',
@@ -25,18 +27,22 @@ const HOW_TO_PROVIDE: Record<ServiceName, string> = {
     'set DATABASE_URL to a PostgreSQL server the suite may create databases on, ' +
     'e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres',
   chromium: 'install it (`apt-get install chromium`) or point CHROMIUM_PATH at one',
+  nginx: 'install it (`apt-get install nginx-light`)',
+  caddy: 'install it (`apt-get install caddy`)',
 };
 
 const LABEL: Record<ServiceName, string> = {
   redis: 'Redis',
   postgres: 'PostgreSQL',
   chromium: 'Chromium',
+  nginx: 'nginx',
+  caddy: 'Caddy',
 };
 
 // Run in a child process so the answer is known synchronously, while Jest
 // collects the suite (a skip cannot be decided later), and so nothing of the
 // probe (sockets, reconnect timers) stays open in the test process.
-const PROBES: Record<Exclude<ServiceName, 'chromium'>, string> = {
+const PROBES: Record<'redis' | 'postgres', string> = {
   redis: `
     const Redis = require('ioredis');
     const r = new Redis(process.argv[1], { lazyConnect: true, connectTimeout: 2000,
@@ -50,7 +56,7 @@ const PROBES: Record<Exclude<ServiceName, 'chromium'>, string> = {
 };
 
 function answers(name: ServiceName, url: string): boolean {
-  if (name === 'chromium') {
+  if (PROGRAMS.has(name)) {
     try {
       accessSync(url, constants.X_OK);
       return true;
@@ -58,7 +64,7 @@ function answers(name: ServiceName, url: string): boolean {
       return false;
     }
   }
-  const probe = spawnSync(process.execPath, ['-e', PROBES[name], url], {
+  const probe = spawnSync(process.execPath, ['-e', PROBES[name as keyof typeof PROBES], url], {
     cwd: __dirname,
     stdio: 'ignore',
     timeout: 5000,
@@ -69,7 +75,7 @@ function answers(name: ServiceName, url: string): boolean {
 function missing(name: ServiceName, url: string | undefined): string | undefined {
   if (!url) return `${LABEL[name]} (not configured)`;
   if (answers(name, url)) return undefined;
-  return name === 'chromium'
+  return PROGRAMS.has(name)
     ? `${LABEL[name]} at ${url} (not found)`
     : `${LABEL[name]} at ${new URL(url).host} (no answer)`;
 }
