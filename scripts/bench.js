@@ -19,6 +19,7 @@ const {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
@@ -44,6 +45,7 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '50' },
     devices: { type: 'string', default: '1000' },
     users: { type: 'string', default: '200' },
+    only: { type: 'string', default: '' },
   },
 });
 const duration = Number(args.duration);
@@ -51,6 +53,9 @@ const rounds = Number(args.rounds);
 const connections = Number(args.connections);
 const deviceCount = Number(args.devices);
 const userCount = Number(args.users);
+/** `--only 5,6,8`: just those scenarios (to try a change quickly; the targets need the whole run). */
+const only = args.only ? new Set(args.only.split(',').map(Number)) : undefined;
+const wanted = (id) => !only || only.has(id);
 if (
   !(duration >= 1 && duration <= 120) ||
   !(rounds >= 1 && rounds <= 20) ||
@@ -109,6 +114,61 @@ async function freePort() {
     if (await portIsFree(port)) return port;
   }
   throw new Error('no free port found in 20000-29999');
+}
+
+// CPU time per request of each party, so a change shows where it saves work
+// even when the machine is noisy: the server under load, every PostgreSQL
+// process (the whole cluster), and this process (the load client).
+const CPU_PARTS = ['cpuServer', 'cpuPostgres', 'cpuClient'];
+const TICK_US = 1e6 / 100; // USER_HZ
+
+function processCpuUs(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * TICK_US; // utime + stime
+  } catch {
+    return undefined;
+  }
+}
+
+function postgresCpuUs() {
+  let total = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') {
+        total += processCpuUs(pid) ?? 0;
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
+}
+
+function cpuSnapshot(proc) {
+  const own = process.cpuUsage();
+  return {
+    pid: proc?.child.pid,
+    server: proc ? processCpuUs(proc.child.pid) : undefined,
+    postgres: postgresCpuUs(),
+    client: own.user + own.system,
+  };
+}
+
+function cpuPerRequest(before, result) {
+  const n = result.requests.total;
+  if (!n) return {};
+  const after = cpuSnapshot(undefined);
+  const server = before.pid ? processCpuUs(before.pid) : undefined;
+  return {
+    cpuServer:
+      server === undefined || before.server === undefined
+        ? undefined
+        : (server - before.server) / n,
+    cpuPostgres: (after.postgres - before.postgres) / n,
+    cpuClient: (after.client - before.client) / n,
+  };
 }
 
 /** Peak resident memory of a live process so far (the kernel's high-water mark), MB. */
@@ -434,7 +494,7 @@ function report(scenarios, measures) {
     const rt = RATIO_TARGETS[s.id];
     if (rt) {
       const [other, factor] = rt;
-      const r = m?.rps && byId[other].median?.rps ? m.rps / byId[other].median.rps : undefined;
+      const r = m?.rps && byId[other]?.median?.rps ? m.rps / byId[other].median.rps : undefined;
       ratio = r === undefined ? `–× ${other}` : `${fmt(r, 2)}× ${other}`;
       checks.push([`≥ ${factor}× ${other}`, r === undefined ? undefined : r >= factor]);
     }
@@ -452,6 +512,7 @@ function report(scenarios, measures) {
       ratio,
       checks.map(([t]) => t).join('; '),
       verdict.join('; '),
+      CPU_PARTS.map((k) => fmt(m?.[k])).join(' / '),
     ];
   });
   const measureRows = measures.map(({ name, value, unit, max }) => {
@@ -466,7 +527,18 @@ function report(scenarios, measures) {
   });
   const text = [
     markdownTable(
-      ['#', 'scenario', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'ratio', 'target', 'result'],
+      [
+        '#',
+        'scenario',
+        'req/s',
+        'p50 ms',
+        'p99 ms',
+        'non-2xx',
+        'ratio',
+        'target',
+        'result',
+        'CPU µs/req: server / PostgreSQL / load client',
+      ],
       rows,
     ),
     '',
@@ -515,40 +587,51 @@ async function main() {
     headers: { authorization: `Bearer ${accessToken}` },
   }));
 
-  log('seeding the embedded service');
-  const embeddedDir = tempDir('dr-bench-embedded-');
-  const embeddedEnv = { DATA_DIR: embeddedDir };
-  let embedded = await startService('service (embedded)', embeddedEnv);
-  const embeddedCold = [embedded.readyMs];
-  const embeddedOwners = await registerUsers(
-    embedded.base,
-    Math.ceil(deviceCount / DEVICES_PER_USER),
-  );
-  const embeddedDevices = await createDevices(embedded.base, embeddedOwners, deviceCount);
-  const seedingPeak = embedded.peakRssMb();
-  await embedded.stop();
-  let embeddedPeak;
+  const embeddedEnv = { DATA_DIR: tempDir('dr-bench-embedded-') };
+  const embeddedCold = [];
   const embeddedRestart = [];
+  let embedded, embeddedDevices, seedingPeak, embeddedPeak;
+  if (wanted(10)) {
+    log('seeding the embedded service');
+    embedded = await startService('service (embedded)', embeddedEnv);
+    embeddedCold.push(embedded.readyMs);
+    const embeddedOwners = await registerUsers(
+      embedded.base,
+      Math.ceil(deviceCount / DEVICES_PER_USER),
+    );
+    embeddedDevices = await createDevices(embedded.base, embeddedOwners, deviceCount);
+    seedingPeak = embedded.peakRssMb();
+    await embedded.stop();
+  }
 
   const scenarios = [
-    { id: 1, name: 'service `GET /health/live`', run: () => load(pgService, '/health/live') },
+    {
+      id: 1,
+      name: 'service `GET /health/live`',
+      proc: pgService,
+      run: () => load(pgService, '/health/live'),
+    },
     {
       id: 2,
+      proc: bareNest,
       name: 'bare NestJS on Fastify, static JSON',
       run: () => load(bareNest, '/health/live'),
     },
     {
       id: 3,
+      proc: pgService,
       name: `service \`GET /api/v1/auth/me\` (${userCount} users)`,
       run: () => load(pgService, '/api/v1/auth/me', { requests: ownerRequests }),
     },
     {
       id: 4,
+      proc: bareJwt,
       name: 'bare Fastify + pg: verify JWT, read user',
       run: () => load(bareJwt, '/api/v1/auth/me', { requests: ownerRequests }),
     },
     {
       id: 5,
+      proc: pgService,
       name: `service signed \`GET /api/v1/device/me\` (${deviceCount} devices, PostgreSQL nonces)`,
       run: () =>
         load(pgService, '/api/v1/device/me', {
@@ -557,6 +640,7 @@ async function main() {
     },
     {
       id: 6,
+      proc: redisService,
       name: 'the same with `REDIS_URL`',
       error: redisService ? undefined : 'no Redis',
       run: () =>
@@ -566,6 +650,7 @@ async function main() {
     },
     {
       id: 7,
+      proc: pgService,
       name: 'service signed `POST /api/v1/device/heartbeat` (200-byte body)',
       run: () =>
         load(pgService, '/api/v1/device/heartbeat', {
@@ -574,6 +659,7 @@ async function main() {
     },
     {
       id: 8,
+      proc: bareNaive,
       name: 'bare Fastify + pg: naive signed request (2 round trips)',
       run: () =>
         load(bareNaive, '/api/v1/device/me', {
@@ -582,6 +668,7 @@ async function main() {
     },
     {
       id: 9,
+      proc: pgService,
       name: 'service `GET /health/live` while 8 clients log in',
       run: async (record) => {
         const logins = autocannon({
@@ -619,7 +706,10 @@ async function main() {
       },
     },
   ];
-  for (const s of scenarios) s.rounds = [];
+  for (const s of scenarios) {
+    s.rounds = [];
+    if (!wanted(s.id)) s.error = 'not selected';
+  }
 
   log('warming up');
   loadSeconds = 1;
@@ -628,24 +718,30 @@ async function main() {
 
   for (let round = 1; round <= rounds; round++) {
     // A cold start of the embedded mode: a fresh DATA_DIR, once per round.
-    const cold = await startService('service (embedded, cold)', {
-      DATA_DIR: tempDir('dr-bench-cold-'),
-    });
-    embeddedCold.push(cold.readyMs);
-    await cold.stop();
+    if (wanted(10)) {
+      const cold = await startService('service (embedded, cold)', {
+        DATA_DIR: tempDir('dr-bench-cold-'),
+      });
+      embeddedCold.push(cold.readyMs);
+      await cold.stop();
+    }
     for (const s of scenarios) {
       if (s.error) continue;
       log(`round ${round}/${rounds}: ${s.id}. ${s.name}`);
       for (const p of [pgService, redisService, bareNest, bareJwt, bareNaive]) p?.alive();
       const record = {};
+      const before = cpuSnapshot(s.proc);
       const result = await s.run(record);
-      s.rounds.push({ ...summary(result), ...record });
+      s.rounds.push({ ...summary(result), ...cpuPerRequest(before, result), ...record });
     }
   }
   for (const s of scenarios) {
     if (s.rounds.length === 0) continue;
     s.median = Object.fromEntries(
-      ['rps', 'p50', 'p99', 'non2xx', 'errors'].map((k) => [k, median(s.rounds.map((r) => r[k]))]),
+      ['rps', 'p50', 'p99', 'non2xx', 'errors', ...CPU_PARTS].map((k) => [
+        k,
+        median(s.rounds.map((r) => r[k])),
+      ]),
     );
   }
 

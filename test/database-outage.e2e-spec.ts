@@ -64,6 +64,12 @@ describe('database outage (e2e)', () => {
       expect(Date.now() - started).toBeLessThan(10_000);
       for (const r of Object.values(res)) expect503(r);
       expect((await request(t.server).get('/health/ready')).status).toBe(503);
+      // The operator quoting the 503's X-Request-Id finds why in the logs.
+      const reqId = res.me.headers['x-request-id'];
+      const lines = t.logs.map((l) => JSON.parse(l) as { reqId?: string; msg?: string });
+      expect(lines).toContainEqual(
+        expect.objectContaining({ reqId, msg: expect.stringMatching(/^Database unavailable/) }),
+      );
 
       for (const c of held.splice(0)) c.release();
       expect((await request(t.server).get('/api/v1/auth/me').set(user.auth)).status).toBe(200);

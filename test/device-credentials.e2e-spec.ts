@@ -284,6 +284,76 @@ describe('device credentials', () => {
       expect(await admission).toEqual({ outcome: 'not_live' });
     });
 
+    it('answers each request of a batch on its own, in fewer statements than requests', async () => {
+      const [a, b, revoked] = [
+        await createDevice(t, owner),
+        await createDevice(t, owner),
+        await createDevice(t, owner),
+      ];
+      const [[secretOfA], [secretOfB], [secretOfRevoked]] = [
+        await secretIds(a.id),
+        await secretIds(b.id),
+        await secretIds(revoked.id),
+      ];
+      await t.dataSource.query(`UPDATE devices SET revoked_at = now() WHERE id = $1`, [revoked.id]);
+      const [twice, once, ofRevoked, mixed] = [nonce(), nonce(), nonce(), nonce()];
+      const statements = jest.spyOn(PreparedStatements.prototype, 'run');
+      try {
+        // Made in one turn of the event loop, as concurrent requests are.
+        const outcomes = await Promise.all([
+          repo.recordNonceIfLive(a.id, secretOfA, twice, TTL),
+          repo.recordNonceIfLive(a.id, secretOfA, twice, TTL),
+          repo.recordNonceIfLive(b.id, secretOfB, once, TTL),
+          repo.recordNonceIfLive(revoked.id, secretOfRevoked, ofRevoked, TTL),
+          repo.recordNonceIfLive(a.id, secretOfB, mixed, TTL),
+          repo.recordNonceIfLive(randomUUID(), randomUUID(), nonce(), TTL),
+        ]);
+        expect(outcomes.map((o) => o.outcome)).toEqual([
+          'ok',
+          'replayed',
+          'ok',
+          'not_live',
+          'not_live',
+          'not_live',
+        ]);
+        expect(outcomes[0]).toMatchObject({ device: { id: a.id, name: a.name } });
+        expect(outcomes[2]).toMatchObject({ device: { id: b.id, name: b.name } });
+        expect(statements.mock.calls.length).toBeLessThan(outcomes.length);
+      } finally {
+        statements.mockRestore();
+      }
+      expect(await nonceRows(a.id, twice)).toBe(1);
+      expect(await nonceRows(b.id, once)).toBe(1);
+      expect(await nonceRows(revoked.id, ofRevoked)).toBe(0);
+      expect(await nonceRows(a.id, mixed)).toBe(0);
+    });
+
+    it('admits the rest of a batch when one of its devices is deleted while it runs', async () => {
+      const [kept, deleted] = [await createDevice(t, owner), await createDevice(t, owner)];
+      const [[secretOfKept], [secretOfDeleted]] = [
+        await secretIds(kept.id),
+        await secretIds(deleted.id),
+      ];
+      const deleter = t.dataSource.createQueryRunner();
+      let admissions: Promise<unknown[]>;
+      try {
+        await deleter.startTransaction();
+        await deleter.query('DELETE FROM devices WHERE id = $1', [deleted.id]);
+        admissions = Promise.all([
+          repo.recordNonceIfLive(kept.id, secretOfKept, nonce(), TTL),
+          repo.recordNonceIfLive(deleted.id, secretOfDeleted, nonce(), TTL),
+        ]);
+        await sleep(200);
+        await deleter.commitTransaction();
+      } finally {
+        await deleter.release();
+      }
+      expect(await admissions).toEqual([
+        { outcome: 'ok', device: expect.objectContaining({ id: kept.id }) },
+        { outcome: 'not_live' },
+      ]);
+    });
+
     it('purges expired nonces only', async () => {
       const d = await createDevice(t, owner);
       const [secretId] = await secretIds(d.id);

@@ -5,9 +5,11 @@ import {
   HttpException,
   HttpStatus,
   Logger,
+  LoggerService,
 } from '@nestjs/common';
 import { STATUS_CODES } from 'node:http';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { requestLogger } from '../observability/logging';
 import { ApiError } from './api-error';
 import { isDatabaseUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from './database-errors';
 import { defaultCodeFor, ErrorCode } from './error-codes';
@@ -32,7 +34,7 @@ interface FastifyError {
  */
 export function toErrorBody(
   exception: unknown,
-  logger: Logger,
+  logger: Pick<LoggerService, 'warn' | 'error'>,
 ): { body: ErrorBody; headers: Record<string, string> } {
   let status = HttpStatus.INTERNAL_SERVER_ERROR;
   let message: string | string[] = 'Internal server error';
@@ -117,8 +119,11 @@ export class AllExceptionsFilter implements ExceptionFilter {
   private readonly logger = new Logger('Exceptions');
 
   catch(exception: unknown, host: ArgumentsHost): void {
-    const reply = host.switchToHttp().getResponse<FastifyReply>();
-    const { body, headers } = toErrorBody(exception, this.logger);
+    const http = host.switchToHttp();
+    const reply = http.getResponse<FastifyReply>();
+    const log = http.getRequest<FastifyRequest | undefined>()?.log;
+    const logger = log ? requestLogger(log, 'Exceptions') : this.logger;
+    const { body, headers } = toErrorBody(exception, logger);
     void reply.headers(headers).status(body.statusCode).send(body);
   }
 }
