@@ -73,35 +73,41 @@ if redis.call('PTTL', KEYS[1]) > 0 and tonumber(redis.call('GET', KEYS[1])) > 0 
 end
 return 0`;
 
+// The count and the time left of a window, in one command.
+const PEEK = `return {tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('PTTL', KEYS[1])}`;
+
+/** The scripts above as commands of the client: sent by their SHA (EVALSHA), not their text. */
+interface RateLimitCommands {
+  rateLimitHit(key: string, windowMs: number): Promise<[number, number]>;
+  rateLimitRelease(key: string): Promise<number>;
+  rateLimitPeek(key: string): Promise<[number, number]>;
+}
+
 export class RedisRateLimitStore extends RateLimitStore {
+  private readonly commands: RateLimitCommands;
+
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly prefix = 'dr:rl:',
   ) {
     super();
+    redis.defineCommand('rateLimitHit', { numberOfKeys: 1, lua: HIT });
+    redis.defineCommand('rateLimitRelease', { numberOfKeys: 1, lua: RELEASE });
+    redis.defineCommand('rateLimitPeek', { numberOfKeys: 1, lua: PEEK });
+    this.commands = redis as unknown as RateLimitCommands;
   }
 
   async hit(key: string, windowSeconds: number): Promise<WindowCount> {
-    const [count, pttl] = (await this.redis.eval(
-      HIT,
-      1,
-      this.prefix + key,
-      windowSeconds * 1000,
-    )) as [number, number];
+    const [count, pttl] = await this.commands.rateLimitHit(this.prefix + key, windowSeconds * 1000);
     return { count, retryAfter: Math.max(pttl, 0) / 1000 };
   }
 
   async release(key: string): Promise<void> {
-    await this.redis.eval(RELEASE, 1, this.prefix + key);
+    await this.commands.rateLimitRelease(this.prefix + key);
   }
 
   async peek(key: string): Promise<WindowCount> {
-    const [count, pttl] = await this.redis
-      .multi()
-      .get(this.prefix + key)
-      .pttl(this.prefix + key)
-      .exec()
-      .then((r) => [Number(r?.[0]?.[1] ?? 0), Number(r?.[1]?.[1] ?? 0)]);
+    const [count, pttl] = await this.commands.rateLimitPeek(this.prefix + key);
     return { count, retryAfter: Math.max(pttl, 0) / 1000 };
   }
 }

@@ -12,22 +12,27 @@
  * once the statement that holds its work has committed.
  */
 export class StatementBatcher<I, O> {
-  private queue: { item: I; key: string; resolve: (o: O) => void; reject: (e: unknown) => void }[] =
-    [];
+  private queue: {
+    item: I;
+    key?: string;
+    resolve: (o: O) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
   private inFlight = 0;
   private scheduled = false;
 
   constructor(
     /** Runs one batch: answers one output per item, in order. */
     private readonly runBatch: (items: I[]) => Promise<O[]>,
-    private readonly keyOf: (item: I) => string,
     private readonly maxInFlight: number,
+    /** Items with the same key never share a batch (none: any may). */
+    private readonly keyOf?: (item: I) => string,
     private readonly maxBatch = 500,
   ) {}
 
   run(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
-      this.queue.push({ item, key: this.keyOf(item), resolve, reject });
+      this.queue.push({ item, key: this.keyOf?.(item), resolve, reject });
       this.schedule();
     });
   }
@@ -47,8 +52,8 @@ export class StatementBatcher<I, O> {
       const later: typeof this.queue = [];
       const keys = new Set<string>();
       for (const entry of this.queue) {
-        if (batch.length < this.maxBatch && !keys.has(entry.key)) {
-          keys.add(entry.key);
+        if (batch.length < this.maxBatch && !(entry.key !== undefined && keys.has(entry.key))) {
+          if (entry.key !== undefined) keys.add(entry.key);
           batch.push(entry);
         } else {
           later.push(entry);

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectEntityManager } from '@nestjs/typeorm';
 import { EntityManager, EntityMetadata } from 'typeorm';
+import { hydrate, selectList } from '../database/entity-rows';
 import { PreparedStatement, PreparedStatements } from '../database/prepared-statement';
 import { pgError, queryRows } from '../database/query-rows';
 import { StatementBatcher } from '../database/statement-batcher';
@@ -38,18 +39,6 @@ interface AdmissionRequest {
 }
 
 /**
- * `devices."column" AS "property"` for every column of the Device entity.
- * Read from TypeORM's metadata, so the device-authentication statements
- * return whatever the entity has: a column added or renamed there is
- * followed here without a second list to keep in step.
- */
-export function deviceSelectList(metadata: EntityMetadata, alias = 'devices'): string {
-  return metadata.columns
-    .map((c) => `${alias}."${c.databaseName}" AS "${c.propertyPath}"`)
-    .join(', ');
-}
-
-/**
  * The reads and writes of the device-authentication hot path. Raw SQL,
  * because what must be one statement (liveness of one secret and the nonce,
  * atomically) is beyond TypeORM's query builder.
@@ -58,9 +47,13 @@ export function deviceSelectList(metadata: EntityMetadata, alias = 'devices'): s
 export class DeviceCredentialsRepository {
   private readonly metadata: EntityMetadata;
   private readonly statements: PreparedStatements;
-  private readonly live: PreparedStatement;
   private readonly admit: PreparedStatement;
   private readonly admitBatch: PreparedStatement;
+  private readonly liveBatch: PreparedStatement;
+  private readonly liveChecks: StatementBatcher<
+    { deviceId: string; secretId: string },
+    Device | null
+  >;
   private readonly admissions: StatementBatcher<AdmissionRequest, NonceAdmission>;
   private readonly secrets: PreparedStatement = {
     name: 'device_auth_live_secrets',
@@ -76,11 +69,10 @@ export class DeviceCredentialsRepository {
     this.statements = new PreparedStatements(em.dataSource);
     // The device with this very secret, if both are live: not revoked, the
     // secret neither rotated away (its row is deleted) nor past its grace.
-    const liveCte = `SELECT ${deviceSelectList(this.metadata)}
+    const liveCte = `SELECT ${selectList(this.metadata, 'devices')}
        FROM devices JOIN device_secrets s ON s.device_id = devices.id
        WHERE devices.id = $1 AND s.id = $2 AND devices.revoked_at IS NULL
          AND (s.expires_at IS NULL OR s.expires_at > now())`;
-    this.live = { name: 'device_auth_live', text: liveCte };
     // The nonce is inserted only FROM live, so a request whose secret is no
     // longer live does not use it up. An expired row that the purge has not
     // reached yet is taken over, so the purge interval never extends the TTL.
@@ -101,7 +93,7 @@ export class DeviceCredentialsRepository {
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[]) WITH ORDINALITY
            AS r(device_id, secret_id, nonce, i)),
        live AS (
-         SELECT req.i AS ${SLOT}, req.nonce AS ${NONCE}, ${deviceSelectList(this.metadata)}
+         SELECT req.i AS ${SLOT}, req.nonce AS ${NONCE}, ${selectList(this.metadata, 'devices')}
          FROM req JOIN devices ON devices.id = req.device_id
          JOIN device_secrets s ON s.device_id = devices.id AND s.id = req.secret_id
          WHERE devices.revoked_at IS NULL
@@ -116,10 +108,19 @@ export class DeviceCredentialsRepository {
          SELECT 1 FROM ins WHERE ins.device_id = live."${id}" AND ins.nonce = live.${NONCE}
        ) AS ${FRESH} FROM live`;
     this.admitBatch = { name: 'device_auth_admit_batch', text: batchText };
+    this.liveBatch = {
+      name: 'device_auth_live_batch',
+      text: `SELECT r.i AS ${SLOT}, ${selectList(this.metadata, 'devices')}
+       FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS r(device_id, secret_id, i)
+       JOIN devices ON devices.id = r.device_id
+       JOIN device_secrets s ON s.device_id = devices.id AND s.id = r.secret_id
+       WHERE devices.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > now())`,
+    };
+    this.liveChecks = new StatementBatcher((r) => this.liveAll(r), BATCHES_IN_FLIGHT);
     this.admissions = new StatementBatcher(
       (requests) => this.admitAll(requests),
-      (r) => `${r.deviceId}:${r.nonce}`,
       BATCHES_IN_FLIGHT,
+      (r) => `${r.deviceId}:${r.nonce}`,
     );
   }
 
@@ -191,13 +192,22 @@ export class DeviceCredentialsRepository {
     return { outcome: 'ok', device: this.toDevice(row) };
   }
 
-  /** The device row if the device and this very secret are live (the check above, without a nonce). */
-  async findLiveDevice(deviceId: string, secretId: string): Promise<Device | null> {
-    const [row] = await this.statements.run<Record<string, unknown>>(this.live, [
-      deviceId,
-      secretId,
+  /**
+   * The device row if the device and this very secret are live (the check
+   * above, without a nonce); the checks that arrive together in one statement.
+   */
+  findLiveDevice(deviceId: string, secretId: string): Promise<Device | null> {
+    return this.liveChecks.run({ deviceId, secretId });
+  }
+
+  private async liveAll(requests: { deviceId: string; secretId: string }[]) {
+    const rows = await this.statements.run<Record<string, unknown>>(this.liveBatch, [
+      requests.map((r) => r.deviceId),
+      requests.map((r) => r.secretId),
     ]);
-    return row ? this.toDevice(row) : null;
+    const answers: (Device | null)[] = requests.map(() => null);
+    for (const row of rows) answers[Number(row[SLOT]) - 1] = this.toDevice(row);
+    return answers;
   }
 
   /** Removes the nonces whose time is over; answers how many. */
@@ -220,13 +230,7 @@ export class DeviceCredentialsRepository {
     );
   }
 
-  /** A raw row as TypeORM would load it (its value conversions and transformers applied). */
   private toDevice(row: Record<string, unknown>): Device {
-    const device = {} as Device;
-    const driver = this.em.dataSource.driver;
-    for (const column of this.metadata.columns) {
-      column.setEntityValue(device, driver.prepareHydratedValue(row[column.propertyPath], column));
-    }
-    return device;
+    return hydrate<Device>(this.em.dataSource, this.metadata, row);
   }
 }
