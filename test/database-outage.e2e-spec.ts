@@ -3,6 +3,7 @@ import { Client } from 'pg';
 import type { PoolClient } from 'pg';
 import request from 'supertest';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
+import { QUERY_TIMEOUT_MARGIN_MS } from '../src/database/data-source-options';
 import { createTestApp, ON_POSTGRES, TestApp } from './app';
 import { createDevice, TestDevice } from './factories/devices';
 import { expectError } from './factories/errors';
@@ -110,6 +111,74 @@ describe('database outage (e2e)', () => {
     },
   );
 
+  // A statement the server never answers (hung, or cut off without the
+  // connection closing) is no statement_timeout's business: pg's own
+  // query_timeout, DATABASE_STATEMENT_TIMEOUT_MS plus a margin, bounds it.
+  (onPostgres ? describe : describe.skip)('a database server that stops answering', () => {
+    let first: TestApp;
+    let t: TestApp;
+    let proxy: TcpProxy;
+    let user: TestUser;
+    let device: TestDevice;
+    const statementTimeoutMs = 300;
+    const poolTimeoutMs = 1000;
+
+    beforeAll(async () => {
+      first = await createTestApp();
+      const target = new URL(first.databaseUrl!);
+      proxy = await TcpProxy.start(target.hostname, Number(target.port || 5432));
+      const viaProxy = new URL(first.databaseUrl!);
+      viaProxy.hostname = '127.0.0.1';
+      viaProxy.port = String(proxy.port);
+      t = await createTestApp({
+        databaseUrl: viaProxy.toString(),
+        env: {
+          DATABASE_STATEMENT_TIMEOUT_MS: String(statementTimeoutMs),
+          DATABASE_POOL_TIMEOUT_MS: String(poolTimeoutMs),
+        },
+      });
+      user = await registerUser(t);
+      device = await createDevice(t, user);
+    });
+    afterAll(async () => {
+      await t.close();
+      await proxy.close();
+      await first.close();
+    });
+
+    it('answers 503 within query_timeout, closes the silent connections, and recovers', async () => {
+      proxy.freeze();
+      expect(proxy.silentOpen).toBeGreaterThan(0);
+      // Each request waits for one silent connection at most (query_timeout,
+      // or the pool's connect timeout for a new one), plus slack for a busy
+      // machine; then it gets 503.
+      const bound = statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS + 2000;
+      const within = async (send: () => Promise<request.Response>) => {
+        const started = Date.now();
+        const res = await send();
+        expect(Date.now() - started).toBeLessThan(bound);
+        expect503(res);
+      };
+      // TypeORM's path hands its connection back to the pool without the
+      // error: a connection that timed out must close itself, or the pool
+      // would hand it out again and again. Once it has tried each, none is open.
+      await within(() => request(t.server).get('/api/v1/auth/me').set(user.auth));
+      await within(() => request(t.server).get('/api/v1/devices').set(user.auth));
+      await within(() =>
+        request(t.server).post('/api/v1/devices').set(user.auth).send({ name: 'Stuck' }),
+      );
+      for (let i = 0; i < 16 && proxy.silentOpen > 0; i++)
+        await within(() => request(t.server).get('/api/v1/auth/me').set(user.auth));
+      expect(proxy.silentOpen).toBe(0);
+      // The pool's own query path (the device credentials), on a new connection.
+      await within(() => signedRequest(t, device));
+
+      proxy.thaw();
+      expect((await request(t.server).get('/api/v1/auth/me').set(user.auth)).status).toBe(200);
+      expect((await signedRequest(t, device)).status).toBe(200);
+    });
+  });
+
   (onPostgres ? describe : describe.skip)('the database server goes away', () => {
     let first: TestApp;
     let t: TestApp;
@@ -149,10 +218,16 @@ describe('database outage (e2e)', () => {
   });
 });
 
-/** A TCP relay to the database that can be taken down (connections cut, new ones refused) and brought back on its port. */
+/**
+ * A TCP relay to the database that can be taken down (connections cut, new
+ * ones refused) and brought back on its port, or frozen: its connections,
+ * and those opened while it is frozen, stay open but pass nothing on, as
+ * with a server that hangs or a route that silently drops packets.
+ */
 class TcpProxy {
   private server?: Server;
-  private readonly sockets = new Set<Socket>();
+  private readonly links = new Set<{ client: Socket; upstream?: Socket; frozen: boolean }>();
+  private frozen = false;
 
   private constructor(
     private readonly host: string,
@@ -168,15 +243,24 @@ class TcpProxy {
 
   up(): Promise<void> {
     const server = createServer((client) => {
+      const link: { client: Socket; upstream?: Socket; frozen: boolean } = {
+        client,
+        frozen: this.frozen,
+      };
+      this.links.add(link);
+      client.on('error', () => undefined);
+      client.on('close', () => {
+        this.links.delete(link);
+        link.upstream?.destroy();
+      });
+      // Read, even when frozen, so that the service's close is seen.
+      if (link.frozen) return void client.resume();
       const upstream = connect(this.targetPort, this.host);
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => undefined);
-      }
-      client.pipe(upstream).pipe(client);
-      client.on('close', () => upstream.destroy());
+      link.upstream = upstream;
+      upstream.on('error', () => undefined);
       upstream.on('close', () => client.destroy());
+      client.on('data', (chunk: Buffer) => link.frozen || upstream.write(chunk));
+      upstream.on('data', (chunk: Buffer) => link.frozen || client.write(chunk));
     });
     this.server = server;
     return new Promise((resolve) =>
@@ -190,8 +274,27 @@ class TcpProxy {
   down(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    for (const s of this.sockets) s.destroy();
+    for (const link of this.links) {
+      link.client.destroy();
+      link.upstream?.destroy();
+    }
     return new Promise((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  }
+
+  /** Every open connection, and every new one until thaw(), goes silent. */
+  freeze(): void {
+    this.frozen = true;
+    for (const link of this.links) link.frozen = true;
+  }
+
+  /** New connections pass again; the frozen ones stay silent. */
+  thaw(): void {
+    this.frozen = false;
+  }
+
+  /** Silent connections that the service still keeps open. */
+  get silentOpen(): number {
+    return [...this.links].filter((link) => link.frozen && !link.client.destroyed).length;
   }
 
   close(): Promise<void> {

@@ -11,6 +11,14 @@ describe('isDatabaseUnavailable', () => {
     ['a refused connection', pgError('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:5432')],
     ['a pool acquisition timeout', new Error('timeout exceeded when trying to connect')],
     ['a dropped connection', new Error('Connection terminated unexpectedly')],
+    [
+      'no answer within query_timeout',
+      new QueryFailedError('SELECT 1', [], new Error('Query read timeout')),
+    ],
+    [
+      'a query on a connection closed after a query_timeout',
+      new QueryFailedError('ROLLBACK', [], new Error('Client was closed and is not queryable')),
+    ],
     ['a closed pool (shutting down)', new Error('Cannot use a pool after calling end on the pool')],
     ['a closed data source (shutting down)', new CannotExecuteNotConnectedError()],
     ['a closed driver (shutting down)', new TypeORMError('Driver not Connected')],

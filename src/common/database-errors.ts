@@ -39,6 +39,9 @@ const UNAVAILABLE_MESSAGES = [
   'Connection terminated due to connection timeout',
   'Connection terminated',
   'Query read timeout',
+  // A connection is closed after a query_timeout (ClosingOnTimeoutClient):
+  // what its query runner sends next, a rollback say, is refused so.
+  'Client was closed and is not queryable',
   'Client has encountered a connection error and is not queryable',
   // The pool or TypeORM's driver is closed: the service is shutting down, and
   // another instance can answer.

@@ -63,7 +63,11 @@ export const databaseConfig = registerAs('database', () => {
     dataDir: dataDir(),
     /** Waiting for a pooled connection (or a new one) longer than this fails the request with 503. */
     poolTimeoutMs: int(env, 'DATABASE_POOL_TIMEOUT_MS', 5000, { min: 100, max: 600_000 }),
-    /** PostgreSQL's statement_timeout: a statement running longer is cancelled (503). */
+    /**
+     * PostgreSQL's statement_timeout: a statement running longer is cancelled
+     * (503); pg's query_timeout is this plus QUERY_TIMEOUT_MARGIN_MS. Neither
+     * holds on the embedded database (see EmbeddedDatabase).
+     */
     statementTimeoutMs: int(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 10_000, {
       min: 100,
       max: 3_600_000,

@@ -5,6 +5,7 @@ import { DeviceEvent } from '../devices/device-event.entity';
 import { DeviceSecret } from '../devices/device-secret.entity';
 import { Device } from '../devices/device.entity';
 import { migrations } from './migrations';
+import { ClosingOnTimeoutClient } from './pg-client';
 
 export const entities = [User, Device, DeviceSecret, DeviceEvent, DeviceNonce];
 
@@ -17,6 +18,14 @@ export interface DatabaseTimeouts {
   /** PostgreSQL's statement_timeout, set on every connection. */
   statementTimeoutMs: number;
 }
+
+/**
+ * How much longer than statement_timeout pg waits for an answer (its
+ * query_timeout) before giving up on the server: time for the server's own
+ * cancellation to arrive. Only a server that does not answer at all (hung,
+ * or cut off without the connection closing) reaches it.
+ */
+export const QUERY_TIMEOUT_MARGIN_MS = 1000;
 
 export const DEFAULT_TIMEOUTS: DatabaseTimeouts = {
   poolTimeoutMs: 5000,
@@ -41,11 +50,15 @@ export function dataSourceOptions(
     installExtensions: false,
     uuidExtension: 'pgcrypto',
     // A database that does not answer makes requests fail fast (503), not hang:
-    // waiting for a connection and running a statement are both bounded.
+    // waiting for a connection and running a statement are both bounded, the
+    // statement by the server and, should the server not answer at all, by pg.
+    // (The embedded database replaces these: see EmbeddedDatabase.)
     extra: {
       max: POOL_SIZE,
       connectionTimeoutMillis: timeouts.poolTimeoutMs,
       statement_timeout: timeouts.statementTimeoutMs,
+      query_timeout: timeouts.statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS,
+      Client: ClosingOnTimeoutClient,
     },
     logging: false,
   };

@@ -79,6 +79,14 @@ export class EmbeddedDatabase {
         // Keep that client for good: a replacement would take over the same
         // adapter while the old client's asynchronous 'end' is still under way.
         idleTimeoutMillis: 0,
+        // No statement is bounded here. PGlite accepts statement_timeout but
+        // never cancels (its single-user backend has no timer signal: a
+        // pg_sleep(1.5) under 200 ms runs to its end), and a statement runs
+        // synchronously in this thread, so no client-side timer can fire
+        // during it either; one that fired between the messages of a query
+        // would close the only client. The README says so.
+        query_timeout: undefined,
+        Client: undefined,
       };
       return new EmbeddedDatabase(db, unlock, poolOptions);
     } catch (error) {
