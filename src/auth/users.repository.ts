@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
+import { returnedEntities } from '../database/returned-entities';
 import { User } from './user.entity';
 
 @Injectable()
@@ -9,13 +10,17 @@ export class UsersRepository {
 
   /** Inserts unless the e-mail is taken; undefined when it is (one atomic statement). */
   async createIfEmailFree(email: string, passwordHash: string): Promise<User | undefined> {
-    const rows: User[] = await this.users.query(
-      `INSERT INTO users (email, password_hash) VALUES ($1, $2)
-       ON CONFLICT (email) DO NOTHING
-       RETURNING id, email, created_at AS "createdAt"`,
-      [email, passwordHash],
-    );
-    return rows[0];
+    // ON CONFLICT DO NOTHING: the e-mail's is the only unique key a new row
+    // can meet, its id being generated.
+    const result = await this.users
+      .createQueryBuilder()
+      .insert()
+      .values({ email, passwordHash })
+      .orIgnore()
+      .returning(['id', 'email', 'createdAt'] satisfies (keyof User)[])
+      .updateEntity(false)
+      .execute();
+    return returnedEntities(this.users, result)[0];
   }
 
   findById(id: string): Promise<User | null> {
