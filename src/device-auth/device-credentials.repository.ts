@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { InjectEntityManager } from '@nestjs/typeorm';
-import { EntityManager, EntityMetadata } from 'typeorm';
+import { EntityManager, EntityMetadata, Raw } from 'typeorm';
 import { PreparedStatement, PreparedStatements } from '../database/prepared-statement';
 import { pgError, queryRows } from '../database/query-rows';
 import { Device } from '../devices/device.entity';
 import type { Sealed } from '../devices/secret-sealer';
+import { DeviceNonce } from './device-nonce.entity';
 
 /** A live secret of a device, still sealed. */
 export interface LiveSecret extends Sealed {
@@ -122,15 +123,15 @@ export class DeviceCredentialsRepository {
 
   /** Removes the nonces whose time is over; answers how many. */
   async purgeNonces(): Promise<number> {
-    const rows = await queryRows(
-      this.em,
-      `DELETE FROM device_nonces WHERE expires_at <= now() RETURNING 1`,
-    );
-    return rows.length;
+    const { affected } = await this.em
+      .getRepository(DeviceNonce)
+      .delete({ expiresAt: Raw((expiresAt) => `${expiresAt} <= now()`) });
+    return affected ?? 0;
   }
 
   /** Applies many lastSeenAt marks in one statement; never moves a mark backwards. */
   async markSeen(ids: string[], times: Date[]): Promise<void> {
+    // Raw: an UPDATE … FROM unnest(…) of many rows at once is beyond TypeORM.
     await queryRows(
       this.em,
       `UPDATE devices d SET last_seen_at = GREATEST(d.last_seen_at, v.at)
