@@ -370,6 +370,25 @@ describe('device credentials', () => {
     });
   });
 
+  describe('markSeen', () => {
+    const lastSeenAt = async (id: string) =>
+      (await t.dataSource.getRepository(Device).findOneByOrFail({ id })).lastSeenAt;
+
+    it('writes the marks of many devices at once, and never moves one backwards', async () => {
+      const [a, b] = [await createDevice(t, owner), await createDevice(t, owner)];
+      const earlier = new Date('2026-01-01T00:00:00.000Z');
+      const later = new Date('2026-01-02T00:00:00.000Z');
+      // An unknown device (deleted meanwhile) is no error.
+      await repo.markSeen([a.id, b.id, randomUUID()], [later, earlier, later]);
+      expect(await lastSeenAt(a.id)).toEqual(later);
+      expect(await lastSeenAt(b.id)).toEqual(earlier);
+
+      await repo.markSeen([a.id, b.id], [earlier, later]);
+      expect(await lastSeenAt(a.id)).toEqual(later);
+      expect(await lastSeenAt(b.id)).toEqual(later);
+    });
+  });
+
   describe('DeviceKeyCache', () => {
     const canonical = 'GET\n/x\n1\nnonce\nid\nbody';
     /** A check that passes for the key of `secret` only. */

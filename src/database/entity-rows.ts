@@ -1,4 +1,4 @@
-import type { DataSource, EntityMetadata, ObjectLiteral } from 'typeorm';
+import type { DataSource, EntityMetadata, ObjectLiteral, Repository } from 'typeorm';
 
 /**
  * `alias."column" AS "property"` for the columns of an entity (all, or the
@@ -14,22 +14,36 @@ export function selectList(metadata: EntityMetadata, alias: string, only?: strin
 
 /**
  * A row of such a statement as TypeORM itself would load the entity (its
- * value conversions and transformers applied).
+ * value conversions and transformers applied). `by`: whether the row names
+ * its values by property (`selectList`) or by column (`RETURNING`); a column
+ * the row lacks is left out.
  */
 export function hydrate<T extends ObjectLiteral>(
   dataSource: DataSource,
   metadata: EntityMetadata,
   row: Record<string, unknown>,
-  only?: string[],
+  { only, by = 'property' }: { only?: string[]; by?: 'property' | 'column' } = {},
 ): T {
-  const entity = {} as T;
+  const entity = metadata.create() as T;
   for (const column of columnsOf(metadata, only)) {
-    column.setEntityValue(
-      entity,
-      dataSource.driver.prepareHydratedValue(row[column.propertyPath], column),
-    );
+    const name = by === 'property' ? column.propertyPath : column.databaseName;
+    if (!(name in row)) continue;
+    column.setEntityValue(entity, dataSource.driver.prepareHydratedValue(row[name], column));
   }
   return entity;
+}
+
+/**
+ * The rows of an INSERT, UPDATE or DELETE query builder's `RETURNING` as
+ * entities: TypeORM hands them back by column name (`result.raw`).
+ */
+export function returnedEntities<T extends ObjectLiteral>(
+  repository: Repository<T>,
+  result: { raw: unknown },
+): T[] {
+  const rows = Array.isArray(result.raw) ? (result.raw as Record<string, unknown>[]) : [];
+  const { dataSource } = repository.manager;
+  return rows.map((row) => hydrate<T>(dataSource, repository.metadata, row, { by: 'column' }));
 }
 
 function columnsOf(metadata: EntityMetadata, only?: string[]) {

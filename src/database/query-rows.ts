@@ -2,8 +2,9 @@ import type { EntityManager } from 'typeorm';
 
 /**
  * Raw SQL returning its rows for every command (TypeORM's `query()` returns
- * `[rows, count]` for UPDATE and DELETE). Inside a transaction it uses the
- * transaction's connection; never a second one.
+ * `[rows, count]` for UPDATE and DELETE). Only for the statements TypeORM
+ * cannot say, each with a comment saying why. Inside a transaction it uses
+ * the transaction's connection; never a second one.
  */
 export async function queryRows<T>(
   em: EntityManager,

@@ -73,3 +73,21 @@ export class StatementBatcher<I, O> {
     }
   }
 }
+
+/**
+ * The column in which a batch statement tags each row with the place of its
+ * item in the batch (1-based: `unnest(…) WITH ORDINALITY`).
+ */
+export const BATCH_SLOT = 'batch_slot';
+
+/** One answer per item from rows tagged with BATCH_SLOT; an item without a row gets `none`. */
+export function answersBySlot<O>(
+  count: number,
+  rows: Record<string, unknown>[],
+  answer: (row: Record<string, unknown>) => O,
+  none: () => O,
+): O[] {
+  const answers = Array.from({ length: count }, none);
+  for (const row of rows) answers[Number(row[BATCH_SLOT]) - 1] = answer(row);
+  return answers;
+}

@@ -1,12 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { InjectEntityManager } from '@nestjs/typeorm';
-import { EntityManager, EntityMetadata } from 'typeorm';
+import { EntityManager, EntityMetadata, Raw } from 'typeorm';
 import { hydrate, selectList } from '../database/entity-rows';
 import { PreparedStatement, PreparedStatements } from '../database/prepared-statement';
 import { pgError, queryRows } from '../database/query-rows';
-import { StatementBatcher } from '../database/statement-batcher';
+import { answersBySlot, BATCH_SLOT, StatementBatcher } from '../database/statement-batcher';
 import { Device } from '../devices/device.entity';
 import type { Sealed } from '../devices/secret-sealer';
+import { DeviceNonce } from './device-nonce.entity';
 
 /** A live secret of a device, still sealed. */
 export interface LiveSecret extends Sealed {
@@ -22,8 +23,7 @@ export type NonceAdmission =
 
 /** The column of the admission statement that says whether the nonce was fresh. */
 const FRESH = 'nonce_fresh';
-/** The batch statement's columns: a request's place in the batch (from 1), its nonce. */
-const SLOT = 'request_slot';
+/** The batch statement's column with a request's nonce. */
 const NONCE = 'request_nonce';
 /**
  * Admission batches running at once. Measured on signed GET /device/me
@@ -93,7 +93,7 @@ export class DeviceCredentialsRepository {
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[]) WITH ORDINALITY
            AS r(device_id, secret_id, nonce, i)),
        live AS (
-         SELECT req.i AS ${SLOT}, req.nonce AS ${NONCE}, ${selectList(this.metadata, 'devices')}
+         SELECT req.i AS ${BATCH_SLOT}, req.nonce AS ${NONCE}, ${selectList(this.metadata, 'devices')}
          FROM req JOIN devices ON devices.id = req.device_id
          JOIN device_secrets s ON s.device_id = devices.id AND s.id = req.secret_id
          WHERE devices.revoked_at IS NULL
@@ -110,7 +110,7 @@ export class DeviceCredentialsRepository {
     this.admitBatch = { name: 'device_auth_admit_batch', text: batchText };
     this.liveBatch = {
       name: 'device_auth_live_batch',
-      text: `SELECT r.i AS ${SLOT}, ${selectList(this.metadata, 'devices')}
+      text: `SELECT r.i AS ${BATCH_SLOT}, ${selectList(this.metadata, 'devices')}
        FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS r(device_id, secret_id, i)
        JOIN devices ON devices.id = r.device_id
        JOIN device_secrets s ON s.device_id = devices.id AND s.id = r.secret_id
@@ -171,9 +171,12 @@ export class DeviceCredentialsRepository {
       }
       throw error;
     }
-    const answers: NonceAdmission[] = requests.map(() => ({ outcome: 'not_live' }));
-    for (const row of rows) answers[Number(row[SLOT]) - 1] = this.admission(row);
-    return answers;
+    return answersBySlot<NonceAdmission>(
+      requests.length,
+      rows,
+      (row) => this.admission(row),
+      () => ({ outcome: 'not_live' }),
+    );
   }
 
   private async admitOne(r: AdmissionRequest): Promise<NonceAdmission> {
@@ -205,22 +208,25 @@ export class DeviceCredentialsRepository {
       requests.map((r) => r.deviceId),
       requests.map((r) => r.secretId),
     ]);
-    const answers: (Device | null)[] = requests.map(() => null);
-    for (const row of rows) answers[Number(row[SLOT]) - 1] = this.toDevice(row);
-    return answers;
+    return answersBySlot<Device | null>(
+      requests.length,
+      rows,
+      (row) => this.toDevice(row),
+      () => null,
+    );
   }
 
   /** Removes the nonces whose time is over; answers how many. */
   async purgeNonces(): Promise<number> {
-    const rows = await queryRows(
-      this.em,
-      `DELETE FROM device_nonces WHERE expires_at <= now() RETURNING 1`,
-    );
-    return rows.length;
+    const { affected } = await this.em
+      .getRepository(DeviceNonce)
+      .delete({ expiresAt: Raw((expiresAt) => `${expiresAt} <= now()`) });
+    return affected ?? 0;
   }
 
   /** Applies many lastSeenAt marks in one statement; never moves a mark backwards. */
   async markSeen(ids: string[], times: Date[]): Promise<void> {
+    // Raw: an UPDATE … FROM unnest(…) of many rows at once is beyond TypeORM.
     await queryRows(
       this.em,
       `UPDATE devices d SET last_seen_at = GREATEST(d.last_seen_at, v.at)

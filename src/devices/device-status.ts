@@ -21,11 +21,15 @@ export function deviceStatus(d: DeviceStatusFields, now: Date = new Date()): Dev
   return 'active';
 }
 
-/** `deviceStatus` in SQL over the columns of `devices`, qualified by `table`. */
-export function deviceStatusSql(table = 'devices'): string {
+/**
+ * `deviceStatus` in SQL, for a query builder over `Device` under `alias`:
+ * it names properties, which TypeORM turns into their columns.
+ */
+export function deviceStatusSql(alias: string): string {
+  const field = (name: keyof DeviceStatusFields) => `${alias}.${name}`;
   return `CASE
-    WHEN ${table}.revoked_at IS NOT NULL THEN 'revoked'
-    WHEN ${table}.expires_at <= now() THEN 'expired'
-    WHEN ${table}.disabled_at IS NOT NULL THEN 'disabled'
+    WHEN ${field('revokedAt')} IS NOT NULL THEN 'revoked'
+    WHEN ${field('expiresAt')} <= now() THEN 'expired'
+    WHEN ${field('disabledAt')} IS NOT NULL THEN 'disabled'
     ELSE 'active' END`;
 }

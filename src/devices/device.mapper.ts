@@ -1,7 +1,7 @@
 import { normaliseCidr } from '../common/cidr';
 import type { Device } from './device.entity';
 import { deviceStatus } from './device-status';
-import type { DeviceEventRow } from './devices.repository';
+import type { DeviceEvent } from './device-event.entity';
 import { DeviceDto, DeviceEventDto } from './dto/device-responses.dto';
 import { DeviceSelfDto } from '../device-auth/dto/device-self.dto';
 
@@ -38,6 +38,6 @@ export function toDeviceSelfDto(d: Device): DeviceSelfDto {
   return { ...toDeviceDto(d), ownerId: d.userId };
 }
 
-export function toDeviceEventDto(e: DeviceEventRow): DeviceEventDto {
+export function toDeviceEventDto(e: DeviceEvent): DeviceEventDto {
   return { id: e.id, type: e.type, at: e.at.toISOString(), details: e.details };
 }

@@ -1,18 +1,27 @@
 import { Injectable } from '@nestjs/common';
 import { InjectEntityManager } from '@nestjs/typeorm';
-import { EntityManager } from 'typeorm';
-import { queryRows } from '../database/query-rows';
+import {
+  EntityManager,
+  type FindOptionsWhere,
+  IsNull,
+  LessThan,
+  Not,
+  type QueryDeepPartialEntity,
+  Repository,
+} from 'typeorm';
+import { User } from '../auth/user.entity';
+import { returnedEntities } from '../database/entity-rows';
 import type { Sealed } from './secret-sealer';
-import type { DeviceEventType } from './device-event.entity';
-import type { Device } from './device.entity';
+import { DeviceEvent, type DeviceEventType } from './device-event.entity';
+import { DeviceSecret } from './device-secret.entity';
+import { Device } from './device.entity';
 import { deviceStatusSql, type DeviceStatus } from './device-status';
 
-/** The columns of a `Device` row, for any query over `devices` (also device authentication's). */
-export const DEVICE_COLUMNS = `devices.id, devices.user_id AS "userId", devices.name,
-  devices.created_at AS "createdAt", devices.updated_at AS "updatedAt",
-  devices.last_seen_at AS "lastSeenAt", devices.revoked_at AS "revokedAt",
-  devices.expires_at AS "expiresAt", devices.disabled_at AS "disabledAt",
-  devices.scopes, devices.allowed_cidrs AS "allowedCidrs"`;
+/**
+ * The database's clock, to the millisecond: the API shows milliseconds, and
+ * the list cursor compares (createdAt, id) as it shows them.
+ */
+const NOW = () => "date_trunc('milliseconds', now())";
 
 /** The owner-set part of a device's credential policy. */
 export interface DevicePolicy {
@@ -24,22 +33,23 @@ export interface DevicePolicy {
 /** What PATCH may change; an absent field keeps its value. */
 export type DeviceChange = { name?: string } & Partial<DevicePolicy>;
 
-export interface DeviceEventRow {
-  seq: string;
-  id: string;
-  type: DeviceEventType;
-  at: Date;
-  details: Record<string, unknown>;
-}
-
 /**
  * Named, single-purpose queries over devices, their sealed secrets and their
- * events. `transaction()` hands out a copy bound to one transaction, so a
- * service can compose these into one atomic unit on one connection.
+ * events, through their entities. `transaction()` hands out a copy bound to
+ * one transaction, so a service can compose these into one atomic unit on
+ * one connection.
  */
 @Injectable()
 export class DevicesRepository {
-  constructor(@InjectEntityManager() private readonly em: EntityManager) {}
+  private readonly devices: Repository<Device>;
+  private readonly secrets: Repository<DeviceSecret>;
+  private readonly events: Repository<DeviceEvent>;
+
+  constructor(@InjectEntityManager() private readonly em: EntityManager) {
+    this.devices = em.getRepository(Device);
+    this.secrets = em.getRepository(DeviceSecret);
+    this.events = em.getRepository(DeviceEvent);
+  }
 
   transaction<T>(work: (tx: DevicesRepository) => Promise<T>): Promise<T> {
     return this.em.transaction((em) => work(new DevicesRepository(em)));
@@ -47,48 +57,38 @@ export class DevicesRepository {
 
   /** Serialises quota checks per owner: concurrent registrations wait here. False if the user is gone. */
   async lockOwner(userId: string): Promise<boolean> {
-    const rows = await queryRows(this.em, `SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, [userId]);
-    return rows.length === 1;
+    const owner = await this.em.getRepository(User).findOne({
+      select: { id: true },
+      where: { id: userId },
+      lock: { mode: 'pessimistic_write' },
+    });
+    return owner !== null;
   }
 
-  async countActive(userId: string): Promise<number> {
-    const [row] = await queryRows<{ n: number }>(
-      this.em,
-      `SELECT count(*)::int AS n FROM devices WHERE user_id = $1 AND revoked_at IS NULL`,
-      [userId],
-    );
-    return row.n;
+  countActive(userId: string): Promise<number> {
+    return this.devices.countBy({ userId, revokedAt: IsNull() });
   }
 
   async insert(
     device: { id: string; userId: string; name: string } & DevicePolicy,
   ): Promise<Device> {
-    const [row] = await queryRows<Device>(
-      this.em,
-      `INSERT INTO devices (id, user_id, name, expires_at, scopes, allowed_cidrs)
-       VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${DEVICE_COLUMNS}`,
-      [device.id, device.userId, device.name, device.expiresAt, device.scopes, device.allowedCidrs],
-    );
-    return row;
+    const result = await this.devices
+      .createQueryBuilder()
+      .insert()
+      .values(device)
+      .returning('*')
+      .updateEntity(false)
+      .execute();
+    return returnedEntities(this.devices, result)[0];
   }
 
-  async findById(id: string): Promise<Device | null> {
-    const [row] = await queryRows<Device>(
-      this.em,
-      `SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = $1`,
-      [id],
-    );
-    return row ?? null;
+  findById(id: string): Promise<Device | null> {
+    return this.devices.findOneBy({ id });
   }
 
   /** Locks the row for the rest of the transaction. */
-  async findByIdForUpdate(id: string): Promise<Device | null> {
-    const [row] = await queryRows<Device>(
-      this.em,
-      `SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = $1 FOR UPDATE`,
-      [id],
-    );
-    return row ?? null;
+  findByIdForUpdate(id: string): Promise<Device | null> {
+    return this.devices.findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
   }
 
   /** One page of an owner's devices, newest first, strictly after `after` in that order. */
@@ -96,97 +96,62 @@ export class DevicesRepository {
     userId: string,
     { status, after, limit }: { status?: DeviceStatus; after?: [string, string]; limit: number },
   ): Promise<Device[]> {
-    const params: unknown[] = [userId, limit];
-    let where = 'user_id = $1';
-    if (status) {
-      params.push(status);
-      where += ` AND ${deviceStatusSql()} = $${params.length}`;
-    }
+    const query = this.devices
+      .createQueryBuilder('device')
+      .where({ userId })
+      .orderBy('device.createdAt', 'DESC')
+      .addOrderBy('device.id', 'DESC')
+      .limit(limit);
+    if (status) query.andWhere(`${deviceStatusSql('device')} = :status`, { status });
     if (after) {
-      params.push(after[0], after[1]);
-      where += ` AND (created_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`;
+      query.andWhere(
+        '(device.createdAt, device.id) < (:afterCreatedAt::timestamptz, :afterId::uuid)',
+        { afterCreatedAt: after[0], afterId: after[1] },
+      );
     }
-    return queryRows<Device>(
-      this.em,
-      `SELECT ${DEVICE_COLUMNS} FROM devices WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT $2`,
-      params,
-    );
+    return query.getMany();
   }
 
   /** Sets the given fields (the others keep their values) and bumps updatedAt. */
   async update(id: string, change: DeviceChange): Promise<Device> {
-    const [row] = await queryRows<Device>(
-      this.em,
-      `UPDATE devices SET
-         name = CASE WHEN $2 THEN $3 ELSE name END,
-         expires_at = CASE WHEN $4 THEN $5::timestamptz ELSE expires_at END,
-         scopes = CASE WHEN $6 THEN $7::varchar(64)[] ELSE scopes END,
-         allowed_cidrs = CASE WHEN $8 THEN $9::cidr[] ELSE allowed_cidrs END,
-         updated_at = date_trunc('milliseconds', now())
-       WHERE id = $1 RETURNING ${DEVICE_COLUMNS}`,
-      [
-        id,
-        change.name !== undefined,
-        change.name ?? null,
-        change.expiresAt !== undefined,
-        change.expiresAt ?? null,
-        change.scopes !== undefined,
-        change.scopes ?? null,
-        change.allowedCidrs !== undefined,
-        change.allowedCidrs ?? null,
-      ],
-    );
-    return row;
+    const [updated] = await this.updateReturning({ id }, { ...change, updatedAt: NOW });
+    return updated;
   }
 
   /** Switches a device off (`disabled`) or on; bumps updatedAt. */
   async setDisabled(id: string, disabled: boolean): Promise<Device> {
-    const [row] = await queryRows<Device>(
-      this.em,
-      `UPDATE devices SET
-         disabled_at = CASE WHEN $2 THEN date_trunc('milliseconds', now()) END,
-         updated_at = date_trunc('milliseconds', now())
-       WHERE id = $1 RETURNING ${DEVICE_COLUMNS}`,
-      [id, disabled],
+    const [updated] = await this.updateReturning(
+      { id },
+      { disabledAt: disabled ? NOW : null, updatedAt: NOW },
     );
-    return row;
+    return updated;
   }
 
   /** Revokes an active device; null when it was already revoked (or is gone). */
   async revoke(id: string): Promise<Device | null> {
-    const [row] = await queryRows<Device>(
-      this.em,
-      `UPDATE devices SET revoked_at = date_trunc('milliseconds', now()),
-         updated_at = date_trunc('milliseconds', now())
-       WHERE id = $1 AND revoked_at IS NULL RETURNING ${DEVICE_COLUMNS}`,
-      [id],
+    // Only an active device: of two concurrent revocations one sees the row.
+    const [revoked] = await this.updateReturning(
+      { id, revokedAt: IsNull() },
+      { revokedAt: NOW, updatedAt: NOW },
     );
-    return row ?? null;
+    return revoked ?? null;
   }
 
   async touch(id: string): Promise<Device> {
-    const [row] = await queryRows<Device>(
-      this.em,
-      `UPDATE devices SET updated_at = date_trunc('milliseconds', now()) WHERE id = $1 RETURNING ${DEVICE_COLUMNS}`,
-      [id],
-    );
-    return row;
+    const [updated] = await this.updateReturning({ id }, { updatedAt: NOW });
+    return updated;
   }
 
   async delete(id: string): Promise<void> {
-    await queryRows(this.em, `DELETE FROM devices WHERE id = $1`, [id]);
+    await this.devices.delete({ id });
   }
 
   async insertSecret(deviceId: string, { sealed, kekId }: Sealed): Promise<void> {
-    await queryRows(
-      this.em,
-      `INSERT INTO device_secrets (device_id, sealed, kek_id) VALUES ($1, $2, $3)`,
-      [deviceId, sealed, kekId],
-    );
+    await this.secrets.insert({ deviceId, sealed, kekId });
   }
 
   async deleteAllSecrets(deviceId: string): Promise<void> {
-    await queryRows(this.em, `DELETE FROM device_secrets WHERE device_id = $1`, [deviceId]);
+    await this.secrets.delete({ deviceId });
   }
 
   /**
@@ -195,23 +160,40 @@ export class DevicesRepository {
    * Returns the expiry of the secret now previous (null without grace).
    */
   async retireCurrentSecret(deviceId: string, graceSeconds: number): Promise<Date | null> {
-    await queryRows(
-      this.em,
-      `DELETE FROM device_secrets WHERE device_id = $1 AND expires_at IS NOT NULL`,
-      [deviceId],
-    );
+    await this.secrets.delete({ deviceId, expiresAt: Not(IsNull()) });
     if (graceSeconds === 0) {
       await this.deleteAllSecrets(deviceId);
       return null;
     }
-    const [row] = await queryRows<{ expiresAt: Date }>(
-      this.em,
-      `UPDATE device_secrets
-       SET expires_at = date_trunc('milliseconds', now()) + make_interval(secs => $2)
-       WHERE device_id = $1 AND expires_at IS NULL RETURNING expires_at AS "expiresAt"`,
-      [deviceId, graceSeconds],
-    );
-    return row?.expiresAt ?? null;
+    const result = await this.secrets
+      .createQueryBuilder()
+      .update()
+      .set({ expiresAt: () => `${NOW()} + make_interval(secs => :graceSeconds)` })
+      .setParameter('graceSeconds', graceSeconds)
+      .where({ deviceId, expiresAt: IsNull() })
+      .returning(['expiresAt'] satisfies (keyof DeviceSecret)[])
+      .execute();
+    const [previous] = returnedEntities(this.secrets, result);
+    return previous?.expiresAt ?? null;
+  }
+
+  /**
+   * KEK rotation: a batch of secrets sealed under another KEK than `kekId`,
+   * locked for the rest of the transaction. Rows another transaction holds
+   * are skipped, so two runs at once share the work instead of waiting.
+   */
+  findSecretsToReseal(kekId: string, limit: number): Promise<DeviceSecret[]> {
+    return this.secrets.find({
+      select: { id: true, deviceId: true, sealed: true, kekId: true },
+      where: { kekId: Not(kekId) },
+      order: { id: 'ASC' },
+      take: limit,
+      lock: { mode: 'pessimistic_write', onLocked: 'skip_locked' },
+    });
+  }
+
+  async resealSecret(secretId: string, { sealed, kekId }: Sealed): Promise<void> {
+    await this.secrets.update({ id: secretId }, { sealed, kekId });
   }
 
   async insertEvent(
@@ -219,25 +201,35 @@ export class DevicesRepository {
     type: DeviceEventType,
     details: Record<string, unknown> = {},
   ): Promise<void> {
-    await queryRows(
-      this.em,
-      `INSERT INTO device_events (device_id, type, details) VALUES ($1, $2, $3)`,
-      [deviceId, type, JSON.stringify(details)],
-    );
+    await this.events.save(this.events.create({ deviceId, type, details }));
   }
 
-  // ORDER BY names the table's column: a bare `seq` would mean the text alias
-  // of the select list and sort 10 before 9.
+  /** One page of a device's events, newest first; `seq` is a bigint, so a string. */
   listEvents(
     deviceId: string,
     { afterSeq, limit }: { afterSeq?: string; limit: number },
-  ): Promise<DeviceEventRow[]> {
-    return queryRows<DeviceEventRow>(
-      this.em,
-      `SELECT seq::text AS seq, id, type, at, details FROM device_events
-       WHERE device_id = $1 AND ($3::bigint IS NULL OR seq < $3::bigint)
-       ORDER BY device_events.seq DESC LIMIT $2`,
-      [deviceId, limit, afterSeq ?? null],
-    );
+  ): Promise<DeviceEvent[]> {
+    const where: FindOptionsWhere<DeviceEvent> = { deviceId };
+    if (afterSeq !== undefined) where.seq = LessThan(afterSeq);
+    return this.events.find({ where, order: { seq: 'DESC' }, take: limit });
+  }
+
+  /**
+   * One UPDATE … RETURNING *, the rows as entities. Sets updatedAt itself
+   * (`set` must too): TypeORM would otherwise write CURRENT_TIMESTAMP, with
+   * microseconds.
+   */
+  private async updateReturning(
+    where: FindOptionsWhere<Device>,
+    set: QueryDeepPartialEntity<Device> & { updatedAt: () => string },
+  ): Promise<Device[]> {
+    const result = await this.devices
+      .createQueryBuilder()
+      .update()
+      .set(set)
+      .where(where)
+      .returning('*')
+      .execute();
+    return returnedEntities(this.devices, result);
   }
 }

@@ -1,7 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { InjectEntityManager } from '@nestjs/typeorm';
-import { EntityManager } from 'typeorm';
-import { queryRows } from '../database/query-rows';
+import { DevicesRepository } from './devices.repository';
 import { SecretSealer } from './secret-sealer';
 
 /**
@@ -13,34 +11,21 @@ import { SecretSealer } from './secret-sealer';
 @Injectable()
 export class SecretsResealService {
   constructor(
-    @InjectEntityManager() private readonly em: EntityManager,
+    private readonly devices: DevicesRepository,
     private readonly sealer: SecretSealer,
   ) {}
 
   async resealAll(batchSize = 500): Promise<number> {
     let total = 0;
     for (;;) {
-      const done = await this.em.transaction(async (tx) => {
-        const rows = await queryRows<{
-          id: string;
-          deviceId: string;
-          sealed: Buffer;
-          kekId: string;
-        }>(
-          tx,
-          `SELECT id, device_id AS "deviceId", sealed, kek_id AS "kekId" FROM device_secrets
-           WHERE kek_id <> $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`,
-          [this.sealer.currentKekId, batchSize],
-        );
-        for (const row of rows) {
-          const resealed = this.sealer.seal(this.sealer.unseal(row, row.deviceId), row.deviceId);
-          await queryRows(tx, `UPDATE device_secrets SET sealed = $2, kek_id = $3 WHERE id = $1`, [
-            row.id,
-            resealed.sealed,
-            resealed.kekId,
-          ]);
+      const done = await this.devices.transaction(async (tx) => {
+        const secrets = await tx.findSecretsToReseal(this.sealer.currentKekId, batchSize);
+        for (const secret of secrets) {
+          const { deviceId } = secret;
+          const resealed = this.sealer.seal(this.sealer.unseal(secret, deviceId), deviceId);
+          await tx.resealSecret(secret.id, resealed);
         }
-        return rows.length;
+        return secrets.length;
       });
       total += done;
       if (done < batchSize) return total;
