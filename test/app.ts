@@ -1,5 +1,5 @@
 import type { Type } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
+import { Test, TestingModule } from '@nestjs/testing';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -90,37 +90,82 @@ async function createDatabase(): Promise<{ url: string; drop: () => Promise<void
   };
 }
 
-/**
- * Boots the whole AppModule on the real HTTP stack (Fastify) against a real
- * database: a fresh PostgreSQL database when DATABASE_URL is set, else an
- * embedded PGlite in a temporary DATA_DIR.
- */
-export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
-  let data = options.data;
-  if (!data) {
-    const dataDir = mkdtempSync(join(tmpdir(), 'dr-test-'));
-    const db = !options.databaseUrl && SERVER_URL ? await createDatabase() : undefined;
-    data = {
-      dataDir,
-      databaseUrl: options.databaseUrl ?? db?.url,
-      drop: async () => {
-        await db?.drop();
-        rmSync(dataDir, { recursive: true, force: true });
-      },
-    };
-  }
+/** A fresh DATA_DIR, and a fresh database on SERVER_URL unless one is given. */
+async function freshData(databaseUrl?: string): Promise<TestData> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'dr-test-'));
+  const db = !databaseUrl && SERVER_URL ? await createDatabase() : undefined;
+  return {
+    dataDir,
+    databaseUrl: databaseUrl ?? db?.url,
+    drop: async () => {
+      await db?.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
 
+/** Sets the test environment for `data` (plus `extra`) and returns a function that restores the previous one. */
+function useEnv(data: TestData, extra: Record<string, string | undefined> = {}): () => void {
   const env = {
     ...BASE_ENV,
     DATA_DIR: data.dataDir,
     DATABASE_URL: data.databaseUrl,
-    ...options.env,
+    ...extra,
   };
   const saved = { ...process.env };
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined) delete process.env[k];
     else process.env[k] = v;
   }
+  return () => {
+    process.env = saved;
+  };
+}
+
+export interface TestContext {
+  /** The application's providers: `context.get(DevicesService)`. */
+  module: TestingModule;
+  dataSource: DataSource;
+  /** Stops the providers and removes the data. */
+  close(): Promise<void>;
+}
+
+/**
+ * The whole AppModule without HTTP, on a real database like createTestApp's:
+ * for suites that test the rules of a service directly (the service tier).
+ */
+export async function createTestContext(
+  options: Pick<TestAppOptions, 'env'> = {},
+): Promise<TestContext> {
+  const data = await freshData();
+  const restoreEnv = useEnv(data, options.env);
+  try {
+    const module = await Test.createTestingModule({ imports: [AppModule] }).compile();
+    await module.init();
+    return {
+      module,
+      dataSource: module.get(DataSource),
+      close: async () => {
+        await module.close();
+        await data.drop();
+      },
+    };
+  } catch (error) {
+    await data.drop();
+    throw error;
+  } finally {
+    restoreEnv();
+  }
+}
+
+/**
+ * Boots the whole AppModule on the real HTTP stack (Fastify) against a real
+ * database: a fresh PostgreSQL database when DATABASE_URL is set, else an
+ * embedded PGlite in a temporary DATA_DIR.
+ */
+export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const data = options.data ?? (await freshData(options.databaseUrl));
+  const restoreEnv = useEnv(data, options.env);
   const logs: string[] = [];
   try {
     const moduleRef = await Test.createTestingModule({
@@ -158,6 +203,6 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     if (!options.data) await data.drop();
     throw error;
   } finally {
-    process.env = saved;
+    restoreEnv();
   }
 }

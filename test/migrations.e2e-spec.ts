@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import request from 'supertest';
+import { migrationDataSource } from '../src/database/data-source-options';
 import { createTestApp, TestApp } from './app';
 import { createDevice, getDevice } from './factories/devices';
 import { registerUser } from './factories/users';
@@ -108,5 +112,26 @@ describe('migrations', () => {
   it('leaves nothing for migration:generate: the entities declare the schema the migrations build', async () => {
     const pending = await t.dataSource.driver.createSchemaBuilder().log();
     expect(pending.upQueries.map((q) => q.query)).toEqual([]);
+  });
+
+  it('the migration commands work without DATABASE_URL: on the embedded database in DATA_DIR, nothing to generate', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'dr-cli-'));
+    try {
+      for (const pass of ['first', 'again'] as const) {
+        // The CLI's own data source; a second open proves destroy freed DATA_DIR.
+        const cli = await migrationDataSource({ dataDir });
+        await cli.initialize();
+        try {
+          const ran = await cli.runMigrations({ transaction: 'each' });
+          expect(ran).toHaveLength(pass === 'first' ? cli.migrations.length : 0);
+          const pending = await cli.driver.createSchemaBuilder().log();
+          expect(pending.upQueries.map((q) => q.query)).toEqual([]);
+        } finally {
+          await cli.destroy();
+        }
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

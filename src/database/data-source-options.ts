@@ -1,9 +1,10 @@
-import type { DataSourceOptions } from 'typeorm';
+import { DataSource, type DataSourceOptions } from 'typeorm';
 import { User } from '../auth/user.entity';
 import { DeviceNonce } from '../device-auth/device-nonce.entity';
 import { DeviceEvent } from '../devices/device-event.entity';
 import { DeviceSecret } from '../devices/device-secret.entity';
 import { Device } from '../devices/device.entity';
+import { embeddedDataSource } from './embedded-database';
 import { migrations } from './migrations';
 import { ClosingOnTimeoutClient } from './pg-client';
 
@@ -62,4 +63,20 @@ export function dataSourceOptions(
     },
     logging: false,
   };
+}
+
+/**
+ * The data source of the TypeORM CLI (npm run migration:*): PostgreSQL at
+ * `url`, or without one the embedded database in `dataDir`, the same the
+ * service would open. Migrations run only when the CLI says so.
+ */
+export async function migrationDataSource({
+  url,
+  dataDir,
+}: {
+  url?: string;
+  dataDir: string;
+}): Promise<DataSource> {
+  const options = { ...dataSourceOptions(url), migrationsRun: false };
+  return url ? new DataSource(options) : embeddedDataSource(options, dataDir);
 }

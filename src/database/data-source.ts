@@ -1,12 +1,10 @@
 // Data source for the TypeORM CLI (npm run migration:*), re-exported by
-// ormconfig.ts. The service itself runs pending migrations at start, on
-// PostgreSQL and on the embedded database alike.
+// ormconfig.ts: PostgreSQL when DATABASE_URL is set, else the embedded
+// database in DATA_DIR (stop the service first: PGlite has one process).
+// The service itself runs pending migrations at start, on both alike.
 import 'reflect-metadata';
-import { DataSource } from 'typeorm';
-import { dataSourceOptions } from './data-source-options';
+import { databaseConfig } from '../config/configuration';
+import { migrationDataSource } from './data-source-options';
 
-const url = process.env.DATABASE_URL;
-if (!url)
-  throw new Error('Invalid configuration: DATABASE_URL is required by the migration commands');
-
-export default new DataSource({ ...dataSourceOptions(url), migrationsRun: false });
+// The CLI awaits an exported promise of a data source.
+export default migrationDataSource(databaseConfig());

@@ -1,27 +1,14 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { databaseConfig, DatabaseConfig } from '../config/configuration';
 import { DataDirLockedError } from './data-dir-lock';
 import { dataSourceOptions } from './data-source-options';
-import { EmbeddedDatabase } from './embedded-database';
+import { EmbeddedAwareDataSource, embeddedDataSource } from './embedded-database';
 
 /**
  * Owns the connection: DATABASE_URL when set, otherwise the embedded PGlite,
  * which lives exactly as long as the data source that uses it.
  */
-class EmbeddedAwareDataSource extends DataSource {
-  embedded?: EmbeddedDatabase;
-
-  override async destroy(): Promise<void> {
-    try {
-      if (this.isInitialized) await super.destroy();
-    } finally {
-      await this.embedded?.stop();
-    }
-  }
-}
-
 @Module({
   imports: [
     TypeOrmModule.forRootAsync({
@@ -35,20 +22,12 @@ class EmbeddedAwareDataSource extends DataSource {
       }),
       dataSourceFactory: async (options) => {
         const dbCfg = databaseConfig();
-        let embedded: EmbeddedDatabase | undefined;
-        if (!dbCfg.url) {
-          embedded = await EmbeddedDatabase.start(dbCfg.dataDir);
-          options = {
-            ...options!,
-            extra: { ...(options!.extra as object), ...embedded.poolOptions },
-          } as typeof options;
-        }
-        const dataSource = new EmbeddedAwareDataSource(options!);
-        dataSource.embedded = embedded;
+        if (dbCfg.url) return new EmbeddedAwareDataSource(options!).initialize();
+        const dataSource = await embeddedDataSource(options!, dbCfg.dataDir);
         try {
           return await dataSource.initialize();
         } catch (error) {
-          await embedded?.stop();
+          await dataSource.destroy();
           throw error;
         }
       },

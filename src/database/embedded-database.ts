@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { DataSource, type DataSourceOptions } from 'typeorm';
 import { lockDataDir } from './data-dir-lock';
 
 const SHARED_BUFFERS = '16MB';
@@ -102,4 +103,37 @@ export class EmbeddedDatabase {
       this.unlock();
     }
   }
+}
+
+/**
+ * A data source that owns the embedded database it runs on: destroying it
+ * stops PGlite and frees DATA_DIR.
+ */
+export class EmbeddedAwareDataSource extends DataSource {
+  embedded?: EmbeddedDatabase;
+
+  override async destroy(): Promise<void> {
+    try {
+      if (this.isInitialized) await super.destroy();
+    } finally {
+      await this.embedded?.stop();
+    }
+  }
+}
+
+/**
+ * A data source (not yet initialized) on the embedded database in `dataDir`,
+ * which it starts; for the service and for the TypeORM CLI alike.
+ */
+export async function embeddedDataSource(
+  options: DataSourceOptions,
+  dataDir: string,
+): Promise<EmbeddedAwareDataSource> {
+  const embedded = await EmbeddedDatabase.start(dataDir);
+  const dataSource = new EmbeddedAwareDataSource({
+    ...options,
+    extra: { ...(options.extra as object), ...embedded.poolOptions },
+  } as DataSourceOptions);
+  dataSource.embedded = embedded;
+  return dataSource;
 }

@@ -1,0 +1,164 @@
+import { ApiError } from '../common/api-error';
+import { UnparsedBody } from '../common/body-parsers';
+import { ErrorCode } from '../common/error-codes';
+import { sha256Hex, signRequest, type SignOptions } from './signing';
+import {
+  deviceAuthHarness,
+  HEARTBEAT,
+  contextFor,
+  newSecret,
+  freshIp,
+  lowerCaseHeaders,
+  signedRequest,
+  rejection,
+  codeOf,
+} from '../../test/support/device-auth-harness';
+
+// DeviceSignatureGuard over DeviceAuthService: deferred body errors, and
+// forward auth, which sees no body. The fakes of the stores are shared with the
+// other device-signature.guard.*.spec.ts files
+// (test/support/device-auth-harness.ts).
+describe('DeviceSignatureGuard: bodies: deferred body errors and forward auth', () => {
+  const { mark, service, guard, addDevice, refused } = deviceAuthHarness();
+
+  describe('deferred body errors', () => {
+    it('throws the UnparsedBody error of an authenticated request', async () => {
+      const { device, secrets } = addDevice();
+      const bodyError = new ApiError(
+        400,
+        ErrorCode.ValidationFailed,
+        'Request body is not valid JSON',
+      );
+      const req = signedRequest(
+        { deviceId: device.id, secret: secrets[0], method: 'POST', path: HEARTBEAT, body: '{"a":' },
+        { body: new UnparsedBody(bodyError) },
+      );
+
+      const error = await rejection(guard.canActivate(contextFor(req)));
+      expect(error).toBe(bodyError);
+      expect(error.getStatus()).toBe(400);
+      expect(codeOf(error)).toBe('validation_failed');
+    });
+
+    it('throws a deferred 415 the same way', async () => {
+      const { device, secrets } = addDevice();
+      const bodyError = new ApiError(
+        415,
+        ErrorCode.UnsupportedMediaType,
+        'Unsupported content type',
+      );
+      const req = signedRequest(
+        {
+          deviceId: device.id,
+          secret: secrets[0],
+          method: 'POST',
+          path: HEARTBEAT,
+          body: 'plain text',
+        },
+        { body: new UnparsedBody(bodyError) },
+      );
+
+      const error = await rejection(guard.canActivate(contextFor(req)));
+      expect(error.getStatus()).toBe(415);
+      expect(codeOf(error)).toBe('unsupported_media_type');
+    });
+
+    it('answers 401 first when a request with an unparsed body is badly signed', async () => {
+      const { device } = addDevice();
+      const bodyError = new ApiError(
+        400,
+        ErrorCode.ValidationFailed,
+        'Request body is not valid JSON',
+      );
+      const req = signedRequest(
+        {
+          deviceId: device.id,
+          secret: newSecret(),
+          method: 'POST',
+          path: HEARTBEAT,
+          body: '{"a":',
+        },
+        { body: new UnparsedBody(bodyError) },
+      );
+
+      const error = await refused(req, 401, ErrorCode.InvalidSignature);
+      expect(error).not.toBe(bodyError);
+    });
+
+    it('answers 401 first when a request with an unparsed body is malformed', async () => {
+      const { device, secrets } = addDevice();
+      const bodyError = new ApiError(
+        400,
+        ErrorCode.ValidationFailed,
+        'Request body is not valid JSON',
+      );
+      const req = signedRequest(
+        { deviceId: device.id, secret: secrets[0], method: 'POST', path: HEARTBEAT, body: '{"a":' },
+        { body: new UnparsedBody(bodyError) },
+      );
+      delete req.headers['x-signature'];
+
+      await refused(req, 401, ErrorCode.DeviceAuthMalformed);
+    });
+  });
+
+  describe('DeviceAuthService for a forward-auth description (no body seen)', () => {
+    const ORDER = '/api/orders?account=7';
+    const BODY = '{"lots":0.1}';
+
+    function described(sign: SignOptions, headers: Record<string, string> = {}) {
+      return {
+        method: sign.method,
+        target: sign.path,
+        headers: { ...lowerCaseHeaders(signRequest(sign)), ...lowerCaseHeaders(headers) },
+        clientIp: freshIp(),
+      };
+    }
+
+    it('answers the device, taking the body line from X-Content-SHA256', async () => {
+      const { device, secrets } = addDevice();
+      const sign = {
+        deviceId: device.id,
+        secret: secrets[0],
+        method: 'PUT',
+        path: ORDER,
+        body: BODY,
+      };
+
+      const result = await service.authenticate(described(sign));
+
+      expect(result).toEqual({ ok: true, device });
+      expect(mark).toHaveBeenCalledWith(device.id);
+    });
+
+    it('takes the empty body without X-Content-SHA256', async () => {
+      const { device, secrets } = addDevice();
+      const sign = { deviceId: device.id, secret: secrets[0], method: 'DELETE', path: ORDER };
+
+      await expect(service.authenticate(described(sign))).resolves.toMatchObject({ ok: true });
+    });
+
+    it.each([
+      ['a hash of another body', sha256Hex('{"lots":100}'), ErrorCode.InvalidSignature],
+      ['upper-case hex', sha256Hex(BODY).toUpperCase(), ErrorCode.DeviceAuthMalformed],
+      ['not a hash', 'abc', ErrorCode.DeviceAuthMalformed],
+    ])('answers a typed failure, without throwing, for %s', async (_what, hash, code) => {
+      const { device, secrets } = addDevice();
+      const sign = {
+        deviceId: device.id,
+        secret: secrets[0],
+        method: 'PUT',
+        path: ORDER,
+        body: BODY,
+      };
+
+      const result = await service.authenticate(described(sign, { 'X-Content-SHA256': hash }));
+
+      expect(result.ok).toBe(false);
+      if (result.ok) return;
+      expect(result.failure.code).toBe(code);
+      expect(result.failure.toApiError().getStatus()).toBe(401);
+      expect(mark).not.toHaveBeenCalled();
+    });
+  });
+});
