@@ -1,3 +1,9 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { EmbeddedDatabase } from '../src/database/embedded-database';
+import { writeTemplate } from '../src/database/embedded-template';
 import { createTestApp, ON_POSTGRES, TestApp } from './app';
 
 (ON_POSTGRES ? describe.skip : describe)('embedded database (PGlite in process)', () => {
@@ -29,5 +35,52 @@ import { createTestApp, ON_POSTGRES, TestApp } from './app';
     }
     await concurrent;
     expect(outside).toBe(true);
+  });
+
+  describe('a new database from the built template', () => {
+    let dir: string;
+    let template: string;
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'dr-template-'));
+      template = join(dir, 'template');
+      await writeTemplate(template);
+    });
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    /** Runs `sql` on the embedded database in `dataDir` through its pg adapter. */
+    async function query(db: EmbeddedDatabase, sql: string) {
+      const client = new Client(db.poolOptions);
+      await client.connect();
+      try {
+        return (await client.query(sql)).rows as Record<string, unknown>[];
+      } finally {
+        await client.end();
+      }
+    }
+
+    it('starts from the template, keeps what is written, and uses it only when new', async () => {
+      const dataDir = join(dir, 'data');
+      let used = 0;
+      const counted = () => {
+        used++;
+        return template;
+      };
+      const first = await EmbeddedDatabase.start(dataDir, counted);
+      try {
+        expect(used).toBe(1);
+        await query(first, 'CREATE TABLE kept (n int); INSERT INTO kept VALUES (42)');
+      } finally {
+        await first.stop();
+      }
+      // Reopened: the template is not even looked at, the data is there.
+      const again = await EmbeddedDatabase.start(dataDir, counted);
+      try {
+        expect(used).toBe(1);
+        expect(await query(again, 'SELECT n FROM kept')).toEqual([{ n: 42 }]);
+        expect(await query(again, 'SELECT current_user AS u')).toEqual([{ u: 'postgres' }]);
+      } finally {
+        await again.stop();
+      }
+    });
   });
 });

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import { ConfigError } from '../config/env';
 
 export const REDIS = Symbol('REDIS');
@@ -11,8 +11,10 @@ export const REDIS = Symbol('REDIS');
  */
 export async function connectRedis(url: string | undefined): Promise<Redis | null> {
   if (!url) return null;
+  // Loaded only when used: a start without Redis does not pay for the module.
+  const { Redis: RedisClient } = await import('ioredis');
   let connected = false;
-  const client = new Redis(url, {
+  const client = new RedisClient(url, {
     lazyConnect: true,
     maxRetriesPerRequest: 2,
     enableAutoPipelining: true,

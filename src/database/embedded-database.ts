@@ -1,8 +1,9 @@
 import { Logger } from '@nestjs/common';
-import { mkdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { lockDataDir } from './data-dir-lock';
+import { builtTemplate } from './embedded-template';
 
 const SHARED_BUFFERS = '16MB';
 /** Protocol message types: a simple query is one 'Q'; an extended one ends with 'S' (Sync). */
@@ -51,7 +52,11 @@ export class EmbeddedDatabase {
     readonly poolOptions: Record<string, unknown>,
   ) {}
 
-  static async start(dataDir: string): Promise<EmbeddedDatabase> {
+  /** `template`: the data directory a new database is copied from (default: the built one, if any). */
+  static async start(
+    dataDir: string,
+    template: () => string | undefined = builtTemplate,
+  ): Promise<EmbeddedDatabase> {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const unlock = lockDataDir(dataDir);
     try {
@@ -60,6 +65,8 @@ export class EmbeddedDatabase {
       const { createPgConfig } = await import('@electric-sql/pglite/node-postgres');
       const dir = join(dataDir, 'pglite');
       const started = Date.now();
+      const copied = existsSync(join(dir, 'PG_VERSION')) ? undefined : template();
+      if (copied) cpSync(copied, dir, { recursive: true });
       const db = await PGlite.create(dir, {
         // PostgreSQL touches all of shared_buffers at start: PGlite's 128 MB
         // default cost ~140 MB of resident memory. A registry's working set is
@@ -67,7 +74,8 @@ export class EmbeddedDatabase {
         startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${SHARED_BUFFERS}`],
       });
       EmbeddedDatabase.logger.log(
-        `Embedded PostgreSQL (PGlite) in ${dir} ready in ${Date.now() - started} ms`,
+        `Embedded PostgreSQL (PGlite) in ${dir} ${copied ? 'created from the template and ' : ''}` +
+          `ready in ${Date.now() - started} ms`,
       );
       const poolOptions = {
         // A plain object, as pg copies its options; `connection` is the adapter.
