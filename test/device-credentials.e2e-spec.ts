@@ -100,12 +100,19 @@ describe('device credentials', () => {
       const admission = await repo.recordNonceIfLive(d.id, secretId, nonce(), TTL);
       const loaded = await t.dataSource.getRepository(Device).findOneByOrFail({ id: d.id });
 
-      expect(admission).toEqual({ outcome: 'ok', device: { ...loaded } });
+      expect(admission).toEqual({
+        outcome: 'ok',
+        device: { ...loaded },
+        checkedAt: expect.any(Date),
+      });
       const properties = t.dataSource.getMetadata(Device).columns.map((c) => c.propertyName);
       expect(Object.keys(admission.outcome === 'ok' ? admission.device : {}).sort()).toEqual(
         properties.sort(),
       );
-      expect(await repo.findLiveDevice(d.id, secretId)).toEqual({ ...loaded });
+      expect(await repo.findLiveDevice(d.id, secretId)).toEqual({
+        device: { ...loaded },
+        checkedAt: expect.any(Date),
+      });
     });
   });
 
@@ -349,7 +356,11 @@ describe('device credentials', () => {
         await deleter.release();
       }
       expect(await admissions).toEqual([
-        { outcome: 'ok', device: expect.objectContaining({ id: kept.id }) },
+        {
+          outcome: 'ok',
+          device: expect.objectContaining({ id: kept.id }),
+          checkedAt: expect.any(Date),
+        },
         { outcome: 'not_live' },
       ]);
     });

@@ -201,11 +201,12 @@ export class DeviceAuthService {
     // next request on every instance. Only now: nothing is told to someone
     // without the key. The nonce is already burnt, as the contract says.
     const device = admission.device;
+    // Expiry by the database's clock, as the owner's list filter judges it.
     const refusal = checkCredentialPolicy(
       device,
       req.clientIp,
       req.requiredScopes ?? [],
-      new Date(),
+      admission.checkedAt,
     );
     if (refusal) throw new DeviceAuthFailure(refusal, POLICY_MESSAGES[refusal]);
     this.lastSeen.mark(device.id);

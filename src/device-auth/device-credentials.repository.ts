@@ -14,9 +14,19 @@ export interface LiveSecret extends Sealed {
   secretId: string;
 }
 
+/**
+ * A live device as the database answered it, with the database's time of the
+ * check: the credential policy's expiry is judged by that one clock, the one
+ * the owner's list filter uses, whatever the clock of this instance says.
+ */
+export interface LiveDevice {
+  device: Device;
+  checkedAt: Date;
+}
+
 /** What the database says about a verified request: the device, or why it is refused. */
 export type NonceAdmission =
-  | { outcome: 'ok'; device: Device }
+  | ({ outcome: 'ok' } & LiveDevice)
   /** The device is gone or revoked, or that secret expired or was rotated away. */
   | { outcome: 'not_live' }
   | { outcome: 'replayed' };
@@ -25,6 +35,8 @@ export type NonceAdmission =
 const FRESH = 'nonce_fresh';
 /** The batch statement's column with a request's nonce. */
 const NONCE = 'request_nonce';
+/** The statements' column with the database's now(). */
+const CHECKED_AT = 'checked_at';
 /**
  * Admission batches running at once. Measured on signed GET /device/me
  * (npm run bench, 50 in flight): see the README's Performance section.
@@ -52,7 +64,7 @@ export class DeviceCredentialsRepository {
   private readonly liveBatch: PreparedStatement;
   private readonly liveChecks: StatementBatcher<
     { deviceId: string; secretId: string },
-    Device | null
+    LiveDevice | null
   >;
   private readonly admissions: StatementBatcher<AdmissionRequest, NonceAdmission>;
   private readonly secrets: PreparedStatement = {
@@ -69,7 +81,7 @@ export class DeviceCredentialsRepository {
     this.statements = new PreparedStatements(em.dataSource);
     // The device with this very secret, if both are live: not revoked, the
     // secret neither rotated away (its row is deleted) nor past its grace.
-    const liveCte = `SELECT ${selectList(this.metadata, 'devices')}
+    const liveCte = `SELECT now() AS ${CHECKED_AT}, ${selectList(this.metadata, 'devices')}
        FROM devices JOIN device_secrets s ON s.device_id = devices.id
        WHERE devices.id = $1 AND s.id = $2 AND devices.revoked_at IS NULL
          AND (s.expires_at IS NULL OR s.expires_at > now())`;
@@ -93,7 +105,8 @@ export class DeviceCredentialsRepository {
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[]) WITH ORDINALITY
            AS r(device_id, secret_id, nonce, i)),
        live AS (
-         SELECT req.i AS ${BATCH_SLOT}, req.nonce AS ${NONCE}, ${selectList(this.metadata, 'devices')}
+         SELECT req.i AS ${BATCH_SLOT}, req.nonce AS ${NONCE}, now() AS ${CHECKED_AT},
+           ${selectList(this.metadata, 'devices')}
          FROM req JOIN devices ON devices.id = req.device_id
          JOIN device_secrets s ON s.device_id = devices.id AND s.id = req.secret_id
          WHERE devices.revoked_at IS NULL
@@ -110,7 +123,7 @@ export class DeviceCredentialsRepository {
     this.admitBatch = { name: 'device_auth_admit_batch', text: batchText };
     this.liveBatch = {
       name: 'device_auth_live_batch',
-      text: `SELECT r.i AS ${BATCH_SLOT}, ${selectList(this.metadata, 'devices')}
+      text: `SELECT r.i AS ${BATCH_SLOT}, now() AS ${CHECKED_AT}, ${selectList(this.metadata, 'devices')}
        FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS r(device_id, secret_id, i)
        JOIN devices ON devices.id = r.device_id
        JOIN device_secrets s ON s.device_id = devices.id AND s.id = r.secret_id
@@ -192,14 +205,14 @@ export class DeviceCredentialsRepository {
 
   private admission(row: Record<string, unknown>): NonceAdmission {
     if (row[FRESH] !== true) return { outcome: 'replayed' };
-    return { outcome: 'ok', device: this.toDevice(row) };
+    return { outcome: 'ok', ...this.toLiveDevice(row) };
   }
 
   /**
    * The device row if the device and this very secret are live (the check
    * above, without a nonce); the checks that arrive together in one statement.
    */
-  findLiveDevice(deviceId: string, secretId: string): Promise<Device | null> {
+  findLiveDevice(deviceId: string, secretId: string): Promise<LiveDevice | null> {
     return this.liveChecks.run({ deviceId, secretId });
   }
 
@@ -208,10 +221,10 @@ export class DeviceCredentialsRepository {
       requests.map((r) => r.deviceId),
       requests.map((r) => r.secretId),
     ]);
-    return answersBySlot<Device | null>(
+    return answersBySlot<LiveDevice | null>(
       requests.length,
       rows,
-      (row) => this.toDevice(row),
+      (row) => this.toLiveDevice(row),
       () => null,
     );
   }
@@ -236,7 +249,10 @@ export class DeviceCredentialsRepository {
     );
   }
 
-  private toDevice(row: Record<string, unknown>): Device {
-    return hydrate<Device>(this.em.dataSource, this.metadata, row);
+  private toLiveDevice(row: Record<string, unknown>): LiveDevice {
+    return {
+      device: hydrate<Device>(this.em.dataSource, this.metadata, row),
+      checkedAt: row[CHECKED_AT] as Date,
+    };
   }
 }

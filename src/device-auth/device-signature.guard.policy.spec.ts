@@ -13,7 +13,7 @@ import {
 // after the signature. The fakes of the stores are shared with the other
 // device-signature.guard.*.spec.ts files (test/support/device-auth-harness.ts).
 describe('DeviceSignatureGuard: credential policy', () => {
-  const { mark, guard, addDevice, refused, nonceRecorded } = deviceAuthHarness();
+  const { mark, guard, addDevice, refused, nonceRecorded, nonces } = deviceAuthHarness();
 
   describe('credential policy, on the row the nonce statement returned', () => {
     it('answers 403 insufficient_scope on a route declaring a scope the device lacks, and burns the nonce', async () => {
@@ -51,6 +51,24 @@ describe('DeviceSignatureGuard: credential policy', () => {
         guard.canActivate(contextFor(req, ['orders:write', 'signals.read'])),
       ).resolves.toBe(true);
       expect(req.device).toBe(device);
+    });
+
+    it("judges expiry by the database's clock, not this instance's", async () => {
+      const { device, secrets } = addDevice();
+      // Not yet expired here, but past by the database, whose clock runs an hour ahead.
+      device.expiresAt = new Date(Date.now() + 30 * 60_000);
+      nonces.databaseClockAheadMs = 60 * 60_000;
+      try {
+        const req = signedRequest({
+          deviceId: device.id,
+          secret: secrets[0],
+          method: 'GET',
+          path: ME,
+        });
+        await refused(req, 401, ErrorCode.CredentialExpired);
+      } finally {
+        nonces.databaseClockAheadMs = 0;
+      }
     });
 
     it.each([

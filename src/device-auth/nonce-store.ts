@@ -47,15 +47,15 @@ export class RedisNonceStore extends NonceStore {
     ttlSeconds: number,
   ): Promise<NonceAdmission> {
     const key = `${this.prefix}${deviceId}:${nonce}`;
-    const [set, device] = await Promise.all([
+    const [set, live] = await Promise.all([
       this.redis.set(key, '1', 'EX', ttlSeconds, 'NX'),
       this.credentials.findLiveDevice(deviceId, secretId),
     ]);
-    if (!device) {
+    if (!live) {
       if (set === 'OK') await this.giveBack(key);
       return { outcome: 'not_live' };
     }
-    return set === 'OK' ? { outcome: 'ok', device } : { outcome: 'replayed' };
+    return set === 'OK' ? { outcome: 'ok', ...live } : { outcome: 'replayed' };
   }
 
   /** Only this request set the key (NX), so only it may take it back. */

@@ -39,6 +39,8 @@ type LiveDevices = Map<string, { device: Device; secrets: LiveSecret[] }>;
 /** What the database answers (see DeviceCredentialsRepository.recordNonceIfLive), in memory. */
 class MemoryNonceStore extends NonceStore {
   readonly used = new Set<string>();
+  /** How far the database's clock is ahead of this process's (ms). */
+  databaseClockAheadMs = 0;
 
   constructor(private readonly live: LiveDevices) {
     super();
@@ -57,7 +59,11 @@ class MemoryNonceStore extends NonceStore {
     const key = `${deviceId}:${nonce}`;
     if (this.used.has(key)) return Promise.resolve({ outcome: 'replayed' });
     this.used.add(key);
-    return Promise.resolve({ outcome: 'ok', device: entry.device });
+    return Promise.resolve({
+      outcome: 'ok',
+      device: entry.device,
+      checkedAt: new Date(Date.now() + this.databaseClockAheadMs),
+    });
   }
 }
 
