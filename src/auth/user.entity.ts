@@ -1,11 +1,5 @@
-import {
-  Column,
-  CreateDateColumn,
-  Entity,
-  PrimaryGeneratedColumn,
-  Unique,
-  UpdateDateColumn,
-} from 'typeorm';
+import { Column, Entity, PrimaryGeneratedColumn, Unique } from 'typeorm';
+import { CreatedAtColumn, UpdatedAtColumn } from '../database/timestamps';
 
 @Entity('users')
 @Unique('uq_users_email', ['email'])
@@ -21,17 +15,9 @@ export class User {
   @Column({ name: 'password_hash', type: 'text', select: false })
   passwordHash: string;
 
-  @CreateDateColumn({
-    name: 'created_at',
-    type: 'timestamptz',
-    default: () => "date_trunc('milliseconds', now())",
-  })
+  @CreatedAtColumn()
   createdAt: Date;
 
-  @UpdateDateColumn({
-    name: 'updated_at',
-    type: 'timestamptz',
-    default: () => "date_trunc('milliseconds', now())",
-  })
+  @UpdatedAtColumn()
   updatedAt: Date;
 }

@@ -7,6 +7,7 @@ import {
   ManyToOne,
   PrimaryGeneratedColumn,
 } from 'typeorm';
+import { NOW_MS } from '../database/timestamps';
 import { Device } from './device.entity';
 
 export const DEVICE_EVENT_TYPES = [
@@ -41,7 +42,7 @@ export class DeviceEvent {
   @Column({ type: 'varchar', length: 32 })
   type: DeviceEventType;
 
-  @Column({ type: 'timestamptz', default: () => "date_trunc('milliseconds', now())" })
+  @Column({ type: 'timestamptz', default: NOW_MS })
   at: Date;
 
   @Column({ type: 'jsonb', default: () => "'{}'" })

@@ -1,14 +1,5 @@
-import {
-  Check,
-  Column,
-  CreateDateColumn,
-  Entity,
-  Index,
-  JoinColumn,
-  ManyToOne,
-  PrimaryColumn,
-  UpdateDateColumn,
-} from 'typeorm';
+import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+import { CreatedAtColumn, UpdatedAtColumn } from '../database/timestamps';
 import { User } from '../auth/user.entity';
 
 /** At most this many scopes, and this many CIDRs, per device. */
@@ -40,18 +31,10 @@ export class Device {
   @Column({ type: 'varchar', length: 64 })
   name: string;
 
-  @CreateDateColumn({
-    name: 'created_at',
-    type: 'timestamptz',
-    default: () => "date_trunc('milliseconds', now())",
-  })
+  @CreatedAtColumn()
   createdAt: Date;
 
-  @UpdateDateColumn({
-    name: 'updated_at',
-    type: 'timestamptz',
-    default: () => "date_trunc('milliseconds', now())",
-  })
+  @UpdatedAtColumn()
   updatedAt: Date;
 
   @Column({ name: 'last_seen_at', type: 'timestamptz', nullable: true })

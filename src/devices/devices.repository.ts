@@ -9,6 +9,7 @@ import {
   type QueryDeepPartialEntity,
   Repository,
 } from 'typeorm';
+import { NOW_MS } from '../database/timestamps';
 import { User } from '../auth/user.entity';
 import { returnedEntities } from '../database/entity-rows';
 import type { Sealed } from './secret-sealer';
@@ -16,12 +17,6 @@ import { DeviceEvent, type DeviceEventType } from './device-event.entity';
 import { DeviceSecret } from './device-secret.entity';
 import { Device } from './device.entity';
 import { deviceStatusSql, type DeviceStatus } from './device-status';
-
-/**
- * The database's clock, to the millisecond: the API shows milliseconds, and
- * the list cursor compares (createdAt, id) as it shows them.
- */
-const NOW = () => "date_trunc('milliseconds', now())";
 
 /** The owner-set part of a device's credential policy. */
 export interface DevicePolicy {
@@ -114,7 +109,7 @@ export class DevicesRepository {
 
   /** Sets the given fields (the others keep their values) and bumps updatedAt. */
   async update(id: string, change: DeviceChange): Promise<Device> {
-    const [updated] = await this.updateReturning({ id }, { ...change, updatedAt: NOW });
+    const [updated] = await this.updateReturning({ id }, { ...change, updatedAt: NOW_MS });
     return updated;
   }
 
@@ -122,7 +117,7 @@ export class DevicesRepository {
   async setDisabled(id: string, disabled: boolean): Promise<Device> {
     const [updated] = await this.updateReturning(
       { id },
-      { disabledAt: disabled ? NOW : null, updatedAt: NOW },
+      { disabledAt: disabled ? NOW_MS : null, updatedAt: NOW_MS },
     );
     return updated;
   }
@@ -132,13 +127,13 @@ export class DevicesRepository {
     // Only an active device: of two concurrent revocations one sees the row.
     const [revoked] = await this.updateReturning(
       { id, revokedAt: IsNull() },
-      { revokedAt: NOW, updatedAt: NOW },
+      { revokedAt: NOW_MS, updatedAt: NOW_MS },
     );
     return revoked ?? null;
   }
 
   async touch(id: string): Promise<Device> {
-    const [updated] = await this.updateReturning({ id }, { updatedAt: NOW });
+    const [updated] = await this.updateReturning({ id }, { updatedAt: NOW_MS });
     return updated;
   }
 
@@ -168,7 +163,7 @@ export class DevicesRepository {
     const result = await this.secrets
       .createQueryBuilder()
       .update()
-      .set({ expiresAt: () => `${NOW()} + make_interval(secs => :graceSeconds)` })
+      .set({ expiresAt: () => `${NOW_MS()} + make_interval(secs => :graceSeconds)` })
       .setParameter('graceSeconds', graceSeconds)
       .where({ deviceId, expiresAt: IsNull() })
       .returning(['expiresAt'] satisfies (keyof DeviceSecret)[])
