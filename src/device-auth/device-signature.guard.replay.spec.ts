@@ -12,7 +12,8 @@ import {
 // nonces. The fakes of the stores are shared with the other
 // device-signature.guard.*.spec.ts files (test/support/device-auth-harness.ts).
 describe('DeviceSignatureGuard: timestamps and nonces', () => {
-  const { mark, guard, addDevice, freezeClock, refused, nonceRecorded } = deviceAuthHarness();
+  const { mark, guard, addDevice, freezeClock, refused, nonceRecorded, signedByNewDevice } =
+    deviceAuthHarness();
 
   describe('timestamp skew', () => {
     it.each([
@@ -22,12 +23,7 @@ describe('DeviceSignatureGuard: timestamps and nonces', () => {
       ['zero (1970)', null],
     ])('rejects a timestamp %s with 401 timestamp_out_of_range', async (_what, offset) => {
       const now = freezeClock();
-      const { device, secrets } = addDevice();
-      const req = signedRequest({
-        deviceId: device.id,
-        secret: secrets[0],
-        method: 'GET',
-        path: ME,
+      const { device, req } = signedByNewDevice({
         timestamp: offset === null ? 0 : now + offset,
       });
 
@@ -42,14 +38,7 @@ describe('DeviceSignatureGuard: timestamps and nonces', () => {
       ['exactly 300 s in the future', 300],
     ])('accepts a timestamp %s', async (_what, offset) => {
       const now = freezeClock();
-      const { device, secrets } = addDevice();
-      const req = signedRequest({
-        deviceId: device.id,
-        secret: secrets[0],
-        method: 'GET',
-        path: ME,
-        timestamp: now + offset,
-      });
+      const { device, req } = signedByNewDevice({ timestamp: now + offset });
 
       await expect(guard.canActivate(contextFor(req))).resolves.toBe(true);
       expect(mark).toHaveBeenCalledWith(device.id);

@@ -16,8 +16,17 @@ import {
 // what the signature covers. The fakes of the stores are shared with the other
 // device-signature.guard.*.spec.ts files (test/support/device-auth-harness.ts).
 describe('DeviceSignatureGuard: signed requests: the headers, their form and the canonical string', () => {
-  const { live, findLiveSecrets, nonces, mark, guard, addDevice, refused, nonceRecorded } =
-    deviceAuthHarness();
+  const {
+    live,
+    findLiveSecrets,
+    nonces,
+    mark,
+    guard,
+    addDevice,
+    refused,
+    nonceRecorded,
+    signedByNewDevice,
+  } = deviceAuthHarness();
 
   describe('success', () => {
     it('returns true, puts the device without its sealed secret on the request, marks it seen and records the nonce', async () => {
@@ -47,13 +56,7 @@ describe('DeviceSignatureGuard: signed requests: the headers, their form and the
     });
 
     it('accepts a GET without a body', async () => {
-      const { device, secrets } = addDevice();
-      const req = signedRequest({
-        deviceId: device.id,
-        secret: secrets[0],
-        method: 'GET',
-        path: ME,
-      });
+      const { device, req } = signedByNewDevice();
 
       await expect(guard.canActivate(contextFor(req))).resolves.toBe(true);
       expect(req.device?.id).toBe(device.id);
@@ -148,14 +151,7 @@ describe('DeviceSignatureGuard: signed requests: the headers, their form and the
       ['space-padded', () => ` ${now()}`],
       ['signed with a plus', () => `+${now()}`],
     ])('rejects an X-Timestamp that is %s', async (_what, timestamp) => {
-      const { device, secrets } = addDevice();
-      const req = signedRequest({
-        deviceId: device.id,
-        secret: secrets[0],
-        method: 'GET',
-        path: ME,
-        timestamp: timestamp(),
-      });
+      const { req } = signedByNewDevice({ timestamp: timestamp() });
 
       await refused(req, 401, ErrorCode.DeviceAuthMalformed);
     });
@@ -296,13 +292,7 @@ describe('DeviceSignatureGuard: signed requests: the headers, their form and the
     });
 
     it('rejects a signature with one bit flipped', async () => {
-      const { device, secrets } = addDevice();
-      const req = signedRequest({
-        deviceId: device.id,
-        secret: secrets[0],
-        method: 'GET',
-        path: ME,
-      });
+      const { req } = signedByNewDevice();
       const sig = Buffer.from(req.headers['x-signature'] as string, 'base64');
       sig[0] ^= 1;
       req.headers['x-signature'] = sig.toString('base64');
@@ -311,13 +301,7 @@ describe('DeviceSignatureGuard: signed requests: the headers, their form and the
     });
 
     it('rejects a signature whose X-Nonce was changed after signing', async () => {
-      const { device, secrets } = addDevice();
-      const req = signedRequest({
-        deviceId: device.id,
-        secret: secrets[0],
-        method: 'GET',
-        path: ME,
-      });
+      const { device, req } = signedByNewDevice();
       req.headers['x-nonce'] = 'another-nonce-0000';
 
       await refused(req, 401, ErrorCode.InvalidSignature);
@@ -325,13 +309,7 @@ describe('DeviceSignatureGuard: signed requests: the headers, their form and the
     });
 
     it('rejects a signature whose X-Timestamp was changed after signing', async () => {
-      const { device, secrets } = addDevice();
-      const req = signedRequest({
-        deviceId: device.id,
-        secret: secrets[0],
-        method: 'GET',
-        path: ME,
-      });
+      const { req } = signedByNewDevice();
       req.headers['x-timestamp'] = String(Number(req.headers['x-timestamp']) - 1);
 
       await refused(req, 401, ErrorCode.InvalidSignature);

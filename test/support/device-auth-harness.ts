@@ -179,6 +179,22 @@ export function deviceAuthHarness() {
     return { device, secrets };
   }
 
+  /**
+   * A new device and a request it signed with its secret: GET /device/me
+   * unless `sign` says otherwise, sent as signed unless `sent` changes it.
+   */
+  function signedByNewDevice(
+    sign: Partial<SignOptions> = {},
+    sent: Partial<FakeRequest> = {},
+  ): { device: Device; secrets: string[]; req: FakeRequest } {
+    const { device, secrets } = addDevice();
+    const req = signedRequest(
+      { deviceId: device.id, secret: secrets[0], method: 'GET', path: ME, ...sign },
+      sent,
+    );
+    return { device, secrets, req };
+  }
+
   /** Freezes Date.now at the middle of the current second and returns that second. */
   function freezeClock(): number {
     const second = Math.floor(Date.now() / 1000);
@@ -216,6 +232,7 @@ export function deviceAuthHarness() {
     live,
     findLiveSecrets,
     nonces,
+    signedByNewDevice,
     mark,
     metrics,
     service,
