@@ -3,9 +3,13 @@ import { NestFactory } from '@nestjs/core';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module';
 import { APP_OPTIONS, configureApp, createAdapter } from './app.setup';
-import { appConfig } from './config/configuration';
+import { appConfig, threadpoolSize } from './config/configuration';
 import { ConfigError } from './config/env';
 import { BootstrapLogger } from './observability/bootstrap-logger';
+
+// Before anything uses libuv's threadpool, which sizes itself once.
+const poolSize = threadpoolSize(process.env);
+if (poolSize) process.env.UV_THREADPOOL_SIZE = poolSize;
 
 const bootLogger = new BootstrapLogger();
 

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   appConfig,
@@ -10,6 +10,7 @@ import {
   deviceAuthConfig,
   devicesConfig,
   redisConfig,
+  threadpoolSize,
 } from './configuration';
 import { ConfigError } from './env';
 import { thrown } from '../../test/support/thrown';
@@ -54,6 +55,19 @@ function expectNames(variable: string, run: () => unknown): void {
   expect(error.variable).toBe(variable);
   expect(error.message).toContain(variable);
 }
+
+describe('threadpoolSize', () => {
+  it('is PASSWORD_HASH_CONCURRENCY, at least 2, unless UV_THREADPOOL_SIZE is set', () => {
+    expect(threadpoolSize({ PASSWORD_HASH_CONCURRENCY: '6' })).toBe('6');
+    expect(threadpoolSize({ PASSWORD_HASH_CONCURRENCY: '1' })).toBe('2');
+    expect(threadpoolSize({ PASSWORD_HASH_CONCURRENCY: '6', UV_THREADPOOL_SIZE: '16' })).toBe('16');
+    expect(threadpoolSize({})).toBe(String(Math.max(2, availableParallelism())));
+  });
+
+  it('leaves an invalid PASSWORD_HASH_CONCURRENCY to the start, which names it', () => {
+    expect(threadpoolSize({ PASSWORD_HASH_CONCURRENCY: 'many' })).toBeUndefined();
+  });
+});
 
 describe('configuration namespaces', () => {
   const saved = { ...process.env };

@@ -94,14 +94,33 @@ export const authConfig = registerAs('auth', () => {
     jwtExpiresIn: int(env, 'JWT_EXPIRES_IN', 900, { min: 1 }),
     ownerRequestsPerMinute: int(env, 'OWNER_REQUESTS_PER_MINUTE', 600, { min: 1, max: 1_000_000 }),
     /** Password hashes (argon2) computed at once; more wait in the queue. */
-    hashConcurrency: int(env, 'PASSWORD_HASH_CONCURRENCY', availableParallelism(), {
-      min: 1,
-      max: 1024,
-    }),
+    hashConcurrency: passwordHashConcurrency(env),
     /** Password hashes allowed to wait; a login or registration beyond it gets 429 at once. */
     hashQueue: int(env, 'PASSWORD_HASH_QUEUE', 16, { min: 0, max: 100_000 }),
   };
 });
+
+function passwordHashConcurrency(env: NodeJS.ProcessEnv): number {
+  return int(env, 'PASSWORD_HASH_CONCURRENCY', availableParallelism(), { min: 1, max: 1024 });
+}
+
+/**
+ * The size of libuv's threadpool, for UV_THREADPOOL_SIZE when it is not set:
+ * PASSWORD_HASH_CONCURRENCY, at least 2. argon2 hashes on that pool, and each
+ * of its threads keeps the memory of the largest hash it ran (19 MiB, in the
+ * C library's per-thread arena): libuv's default of 4 threads held ~80 MB
+ * after a few logins even one at a time, and ran at most 4 hashes whatever
+ * the concurrency said. Undefined when the setting is invalid (the start
+ * reports that).
+ */
+export function threadpoolSize(env: NodeJS.ProcessEnv): string | undefined {
+  if (env.UV_THREADPOOL_SIZE) return env.UV_THREADPOOL_SIZE;
+  try {
+    return String(Math.max(2, passwordHashConcurrency(env)));
+  } catch {
+    return undefined;
+  }
+}
 
 function kek(name: string, value: string): Buffer {
   const key = Buffer.from(value, 'base64');
