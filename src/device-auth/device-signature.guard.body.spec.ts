@@ -9,7 +9,6 @@ import {
   newSecret,
   freshIp,
   lowerCaseHeaders,
-  signedRequest,
   rejection,
   codeOf,
 } from '../../test/support/device-auth-harness';
@@ -19,20 +18,23 @@ import {
 // other device-signature.guard.*.spec.ts files
 // (test/support/device-auth-harness.ts).
 describe('DeviceSignatureGuard: bodies: deferred body errors and forward auth', () => {
-  const { mark, service, guard, addDevice, refused } = deviceAuthHarness();
+  const { mark, service, guard, addDevice, refused, signedByNewDevice } = deviceAuthHarness();
 
   describe('deferred body errors', () => {
-    it('throws the UnparsedBody error of an authenticated request', async () => {
-      const { device, secrets } = addDevice();
-      const bodyError = new ApiError(
-        400,
-        ErrorCode.ValidationFailed,
-        'Request body is not valid JSON',
-      );
-      const req = signedRequest(
-        { deviceId: device.id, secret: secrets[0], method: 'POST', path: HEARTBEAT, body: '{"a":' },
+    const notJson = () =>
+      new ApiError(400, ErrorCode.ValidationFailed, 'Request body is not valid JSON');
+
+    /** A POST to the heartbeat whose body the parser could not take, signed as `sign` says. */
+    function withUnparsedBody(bodyError: ApiError, body: string, sign: Partial<SignOptions> = {}) {
+      return signedByNewDevice(
+        { method: 'POST', path: HEARTBEAT, body, ...sign },
         { body: new UnparsedBody(bodyError) },
       );
+    }
+
+    it('throws the UnparsedBody error of an authenticated request', async () => {
+      const bodyError = notJson();
+      const { req } = withUnparsedBody(bodyError, '{"a":');
 
       const error = await rejection(guard.canActivate(contextFor(req)));
       expect(error).toBe(bodyError);
@@ -41,22 +43,12 @@ describe('DeviceSignatureGuard: bodies: deferred body errors and forward auth', 
     });
 
     it('throws a deferred 415 the same way', async () => {
-      const { device, secrets } = addDevice();
       const bodyError = new ApiError(
         415,
         ErrorCode.UnsupportedMediaType,
         'Unsupported content type',
       );
-      const req = signedRequest(
-        {
-          deviceId: device.id,
-          secret: secrets[0],
-          method: 'POST',
-          path: HEARTBEAT,
-          body: 'plain text',
-        },
-        { body: new UnparsedBody(bodyError) },
-      );
+      const { req } = withUnparsedBody(bodyError, 'plain text');
 
       const error = await rejection(guard.canActivate(contextFor(req)));
       expect(error.getStatus()).toBe(415);
@@ -64,38 +56,15 @@ describe('DeviceSignatureGuard: bodies: deferred body errors and forward auth', 
     });
 
     it('answers 401 first when a request with an unparsed body is badly signed', async () => {
-      const { device } = addDevice();
-      const bodyError = new ApiError(
-        400,
-        ErrorCode.ValidationFailed,
-        'Request body is not valid JSON',
-      );
-      const req = signedRequest(
-        {
-          deviceId: device.id,
-          secret: newSecret(),
-          method: 'POST',
-          path: HEARTBEAT,
-          body: '{"a":',
-        },
-        { body: new UnparsedBody(bodyError) },
-      );
+      const bodyError = notJson();
+      const { req } = withUnparsedBody(bodyError, '{"a":', { secret: newSecret() });
 
       const error = await refused(req, 401, ErrorCode.InvalidSignature);
       expect(error).not.toBe(bodyError);
     });
 
     it('answers 401 first when a request with an unparsed body is malformed', async () => {
-      const { device, secrets } = addDevice();
-      const bodyError = new ApiError(
-        400,
-        ErrorCode.ValidationFailed,
-        'Request body is not valid JSON',
-      );
-      const req = signedRequest(
-        { deviceId: device.id, secret: secrets[0], method: 'POST', path: HEARTBEAT, body: '{"a":' },
-        { body: new UnparsedBody(bodyError) },
-      );
+      const { req } = withUnparsedBody(notJson(), '{"a":');
       delete req.headers['x-signature'];
 
       await refused(req, 401, ErrorCode.DeviceAuthMalformed);

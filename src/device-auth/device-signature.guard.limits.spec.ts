@@ -10,6 +10,7 @@ import {
   signedRequest,
   rejection,
   codeOf,
+  signedMe,
 } from '../../test/support/device-auth-harness';
 
 // DeviceSignatureGuard over DeviceAuthService: the per-IP failure limit and the
@@ -56,12 +57,7 @@ describe('DeviceSignatureGuard: failure limits and metrics', () => {
       expect(nonceRecorded(device.id, valid.headers['x-nonce'] as string)).toBe(false);
 
       // Another IP is not affected.
-      const elsewhere = signedRequest({
-        deviceId: device.id,
-        secret: secrets[0],
-        method: 'GET',
-        path: ME,
-      });
+      const elsewhere = signedMe(device.id, secrets[0]);
       await expect(guard.canActivate(contextFor(elsewhere))).resolves.toBe(true);
     });
 
@@ -132,12 +128,7 @@ describe('DeviceSignatureGuard: failure limits and metrics', () => {
         ErrorCode.RateLimited,
       );
 
-      const valid = signedRequest({
-        deviceId: device.id,
-        secret: secrets[0],
-        method: 'GET',
-        path: ME,
-      });
+      const valid = signedMe(device.id, secrets[0]);
       await expect(guard.canActivate(contextFor(valid))).resolves.toBe(true);
       expect(valid.device?.id).toBe(device.id);
     });
@@ -157,20 +148,10 @@ describe('DeviceSignatureGuard: failure limits and metrics', () => {
       const badBefore = (await sample('invalid_signature')) ?? 0;
       const { device, secrets } = addDevice();
 
-      const ok = signedRequest({
-        deviceId: device.id,
-        secret: secrets[0],
-        method: 'GET',
-        path: ME,
-      });
+      const ok = signedMe(device.id, secrets[0]);
       await expect(guard.canActivate(contextFor(ok))).resolves.toBe(true);
       mark.mockClear();
-      const bad = signedRequest({
-        deviceId: device.id,
-        secret: newSecret(),
-        method: 'GET',
-        path: ME,
-      });
+      const bad = signedMe(device.id, newSecret());
       await refused(bad, 401, ErrorCode.InvalidSignature);
 
       expect(await sample('ok')).toBe(okBefore + 1);

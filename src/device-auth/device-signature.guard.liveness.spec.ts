@@ -6,6 +6,7 @@ import {
   newSecret,
   deviceRow,
   signedRequest,
+  signedMe,
 } from '../../test/support/device-auth-harness';
 
 // DeviceSignatureGuard over DeviceAuthService: which secrets are live:
@@ -89,24 +90,14 @@ describe('DeviceSignatureGuard: live secrets: rotation, revocation, sealing', ()
     it('rejects a device with no live rows (revoked) with invalid_signature', async () => {
       const { device, secrets } = addDevice();
       setLive(device, []);
-      const req = signedRequest({
-        deviceId: device.id,
-        secret: secrets[0],
-        method: 'GET',
-        path: ME,
-      });
+      const req = signedMe(device.id, secrets[0]);
 
       await refused(req, 401, ErrorCode.InvalidSignature);
     });
 
     it('answers 401 invalid_signature, not 500, for a secret sealed under an unknown KEK, and does not log the secret', async () => {
       const { device, secrets } = addDevice([newSecret()], strangerSealer);
-      const req = signedRequest({
-        deviceId: device.id,
-        secret: secrets[0],
-        method: 'GET',
-        path: ME,
-      });
+      const req = signedMe(device.id, secrets[0]);
 
       await refused(req, 401, ErrorCode.InvalidSignature);
 
@@ -124,12 +115,7 @@ describe('DeviceSignatureGuard: live secrets: rotation, revocation, sealing', ()
       const victim = addDevice();
       const intruder = deviceRow();
       setLive(intruder, [victim.secrets[0]], sealer, victim.device.id);
-      const req = signedRequest({
-        deviceId: intruder.id,
-        secret: victim.secrets[0],
-        method: 'GET',
-        path: ME,
-      });
+      const req = signedMe(intruder.id, victim.secrets[0]);
 
       await refused(req, 401, ErrorCode.InvalidSignature);
       expect(h.logError).toHaveBeenCalled();
@@ -140,12 +126,7 @@ describe('DeviceSignatureGuard: live secrets: rotation, revocation, sealing', ()
     it('answers invalid_signature when the statement finds the device no longer live', async () => {
       const { device, secrets } = addDevice();
       jest.spyOn(nonces, 'admit').mockResolvedValueOnce({ outcome: 'not_live' });
-      const req = signedRequest({
-        deviceId: device.id,
-        secret: secrets[0],
-        method: 'GET',
-        path: ME,
-      });
+      const req = signedMe(device.id, secrets[0]);
 
       await refused(req, 401, ErrorCode.InvalidSignature);
     });

@@ -1,12 +1,11 @@
 import { ErrorCode } from '../common/error-codes';
 import {
   deviceAuthHarness,
-  ME,
   contextFor,
   newSecret,
-  signedRequest,
   rejection,
   codeOf,
+  signedMe,
 } from '../../test/support/device-auth-harness';
 
 // DeviceSignatureGuard over DeviceAuthService: the credential policy, checked
@@ -19,12 +18,7 @@ describe('DeviceSignatureGuard: credential policy', () => {
     it('answers 403 insufficient_scope on a route declaring a scope the device lacks, and burns the nonce', async () => {
       const { device, secrets } = addDevice();
       device.scopes = ['signals.read'];
-      const req = signedRequest({
-        deviceId: device.id,
-        secret: secrets[0],
-        method: 'GET',
-        path: ME,
-      });
+      const req = signedMe(device.id, secrets[0]);
 
       const error = await rejection(guard.canActivate(contextFor(req, ['orders:write'])));
 
@@ -40,12 +34,7 @@ describe('DeviceSignatureGuard: credential policy', () => {
     it('passes a device holding every scope the route declares', async () => {
       const { device, secrets } = addDevice();
       device.scopes = ['orders:write', 'signals.read'];
-      const req = signedRequest({
-        deviceId: device.id,
-        secret: secrets[0],
-        method: 'GET',
-        path: ME,
-      });
+      const req = signedMe(device.id, secrets[0]);
 
       await expect(
         guard.canActivate(contextFor(req, ['orders:write', 'signals.read'])),
@@ -59,12 +48,7 @@ describe('DeviceSignatureGuard: credential policy', () => {
       device.expiresAt = new Date(Date.now() + 30 * 60_000);
       nonces.databaseClockAheadMs = 60 * 60_000;
       try {
-        const req = signedRequest({
-          deviceId: device.id,
-          secret: secrets[0],
-          method: 'GET',
-          path: ME,
-        });
+        const req = signedMe(device.id, secrets[0]);
         await refused(req, 401, ErrorCode.CredentialExpired);
       } finally {
         nonces.databaseClockAheadMs = 0;
@@ -78,22 +62,12 @@ describe('DeviceSignatureGuard: credential policy', () => {
     ] as const)('answers 401 for a device %s, after the signature', async (_, change, code) => {
       const { device, secrets } = addDevice();
       Object.assign(device, change);
-      const req = signedRequest({
-        deviceId: device.id,
-        secret: secrets[0],
-        method: 'GET',
-        path: ME,
-      });
+      const req = signedMe(device.id, secrets[0]);
 
       await refused(req, 401, code);
       expect(nonceRecorded(device.id, req.headers['x-nonce'] as string)).toBe(true);
       // A wrong signature is still only invalid_signature: nothing is told without the key.
-      const forged = signedRequest({
-        deviceId: device.id,
-        secret: newSecret(),
-        method: 'GET',
-        path: ME,
-      });
+      const forged = signedMe(device.id, newSecret());
       await refused(forged, 401, ErrorCode.InvalidSignature);
     });
   });

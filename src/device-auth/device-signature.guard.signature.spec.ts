@@ -10,6 +10,7 @@ import {
   newSecret,
   signedRequest,
   type FakeRequest,
+  signedMe,
 } from '../../test/support/device-auth-harness';
 
 // DeviceSignatureGuard over DeviceAuthService: success, malformed headers, and
@@ -88,12 +89,7 @@ describe('DeviceSignatureGuard: signed requests: the headers, their form and the
     function validRequest(): FakeRequest {
       const { device, secrets } = addDevice();
       for (;;) {
-        const req = signedRequest({
-          deviceId: device.id,
-          secret: secrets[0],
-          method: 'GET',
-          path: ME,
-        });
+        const req = signedMe(device.id, secrets[0]);
         if (/[+/]/.test(req.headers['x-signature'] as string)) return req;
       }
     }
@@ -228,24 +224,14 @@ describe('DeviceSignatureGuard: signed requests: the headers, their form and the
 
     it('rejects an unknown device signed with the placeholder secret of the unknown-device path', async () => {
       const id = randomUUID();
-      const req = signedRequest({
-        deviceId: id,
-        secret: 'dvs_unknown-device',
-        method: 'GET',
-        path: ME,
-      });
+      const req = signedMe(id, 'dvs_unknown-device');
 
       await refused(req, 401, ErrorCode.InvalidSignature);
     });
 
     it('rejects a request signed with another secret', async () => {
       const { device } = addDevice();
-      const req = signedRequest({
-        deviceId: device.id,
-        secret: newSecret(),
-        method: 'GET',
-        path: ME,
-      });
+      const req = signedMe(device.id, newSecret());
 
       await refused(req, 401, ErrorCode.InvalidSignature);
     });
@@ -253,12 +239,7 @@ describe('DeviceSignatureGuard: signed requests: the headers, their form and the
     it("rejects a request signed with another device's secret", async () => {
       const { device } = addDevice();
       const other = addDevice();
-      const req = signedRequest({
-        deviceId: device.id,
-        secret: other.secrets[0],
-        method: 'GET',
-        path: ME,
-      });
+      const req = signedMe(device.id, other.secrets[0]);
 
       await refused(req, 401, ErrorCode.InvalidSignature);
     });

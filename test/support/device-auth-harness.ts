@@ -115,6 +115,11 @@ export function lowerCaseHeaders(headers: Record<string, string>): Record<string
   return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
 }
 
+/** GET /device/me signed by `deviceId` with `secret`. */
+export function signedMe(deviceId: string, secret: string): FakeRequest {
+  return signedRequest({ deviceId, secret, method: 'GET', path: ME });
+}
+
 /** A request sent exactly as it was signed, unless `overrides` changes what is sent. */
 export function signedRequest(
   sign: SignOptions,
