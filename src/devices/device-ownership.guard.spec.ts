@@ -4,6 +4,7 @@ import { ApiError } from '../common/api-error';
 import type { Device } from './device.entity';
 import { DeviceOwnershipGuard } from './device-ownership.guard';
 import type { DevicesRepository } from './devices.repository';
+import { deviceRow } from '../../test/support/device-auth-harness';
 import { rejected } from '../../test/support/thrown';
 
 interface FakeRequest {
@@ -19,20 +20,7 @@ function contextFor(req: FakeRequest): ExecutionContext {
 }
 
 function device(userId: string): Device {
-  const now = new Date('2026-11-28T09:00:00.000Z');
-  return {
-    id: randomUUID(),
-    userId,
-    name: 'MT5 Main',
-    createdAt: now,
-    updatedAt: now,
-    lastSeenAt: null,
-    revokedAt: null,
-    expiresAt: null,
-    disabledAt: null,
-    scopes: [],
-    allowedCidrs: [],
-  };
+  return deviceRow({ userId });
 }
 
 const rejection = (promise: Promise<unknown>): Promise<ApiError> => rejected(ApiError, promise);

@@ -87,7 +87,8 @@ export function newSecret(): string {
   return `dvs_${randomBytes(32).toString('base64url')}`;
 }
 
-export function deviceRow(): Device {
+/** An active device as the database would load it, for the unit specs; `change` sets fields. */
+export function deviceRow(change: Partial<Device> = {}): Device {
   const created = new Date('2026-11-28T09:00:00.000Z');
   return {
     id: randomUUID(),
@@ -101,6 +102,7 @@ export function deviceRow(): Device {
     disabledAt: null,
     scopes: [],
     allowedCidrs: [],
+    ...change,
   };
 }
 
