@@ -162,6 +162,18 @@ describe('device credentials', () => {
         expect(await store.admit(d.id, secretId, n, TTL)).toEqual({ outcome: 'replayed' });
       });
 
+      it('release takes a nonce back: the same request is admitted again', async () => {
+        const d = await createDevice(t, owner);
+        const [secretId] = await secretIds(d.id);
+        const n = nonce();
+        expect((await store.admit(d.id, secretId, n, TTL)).outcome).toBe('ok');
+
+        await store.release(d.id, n);
+
+        expect(await nonceUsed(d.id, n)).toBe(false);
+        expect((await store.admit(d.id, secretId, n, TTL)).outcome).toBe('ok');
+      });
+
       it('keeps nonces per device', async () => {
         const [a, b] = [await createDevice(t, owner), await createDevice(t, owner)];
         const n = nonce();

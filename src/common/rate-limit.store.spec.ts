@@ -1,7 +1,36 @@
 import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { REDIS_TEST_URL, requireServices } from '../../test/services';
-import { MemoryRateLimitStore, RedisRateLimitStore } from './rate-limit.store';
+import { KnownLimitedClients, MemoryRateLimitStore, RedisRateLimitStore } from './rate-limit.store';
+
+describe('KnownLimitedClients', () => {
+  beforeEach(() => jest.useFakeTimers({ now: new Date('2026-11-28T09:00:00.000Z') }));
+  afterEach(() => jest.useRealTimers());
+
+  it('answers the time left until the window closes, then forgets the client', () => {
+    const known = new KnownLimitedClients();
+    expect(known.retryAfter('10.0.0.1')).toBe(0);
+    known.remember('10.0.0.1', 30);
+    jest.advanceTimersByTime(10_000);
+    expect(known.retryAfter('10.0.0.1')).toBe(20);
+    expect(known.retryAfter('10.0.0.2')).toBe(0);
+    jest.advanceTimersByTime(20_000);
+    expect(known.retryAfter('10.0.0.1')).toBe(0);
+  });
+
+  it('holds at most its capacity: closed windows go first, then the oldest', () => {
+    const known = new KnownLimitedClients(2);
+    known.remember('a', 5);
+    known.remember('b', 60);
+    jest.advanceTimersByTime(6_000);
+    known.remember('c', 60); // a's window closed: it makes room
+    expect([known.retryAfter('b'), known.retryAfter('c')]).toEqual([54, 60]);
+    known.remember('d', 60); // all open: the oldest (b) goes
+    expect([known.retryAfter('b'), known.retryAfter('c'), known.retryAfter('d')]).toEqual([
+      0, 60, 60,
+    ]);
+  });
+});
 
 describe('MemoryRateLimitStore', () => {
   let store: MemoryRateLimitStore;

@@ -111,3 +111,37 @@ export class RedisRateLimitStore extends RateLimitStore {
     return { count, retryAfter: Math.max(pttl, 0) / 1000 };
   }
 }
+
+/**
+ * Clients this instance knows to be over a limit, until their window closes:
+ * their requests are refused without asking the store. Windows only grow
+ * until they close (a limit that releases hits must not use this), so a
+ * remembered refusal is never wrong; any client not remembered here is still
+ * asked of the store, which all instances share.
+ */
+export class KnownLimitedClients {
+  private readonly until = new Map<string, number>();
+
+  constructor(private readonly capacity = 10_000) {}
+
+  /** Seconds until `client`'s window closes; 0 when it is not known to be over the limit. */
+  retryAfter(client: string): number {
+    const until = this.until.get(client);
+    if (until === undefined) return 0;
+    const left = until - Date.now();
+    if (left > 0) return left / 1000;
+    this.until.delete(client);
+    return 0;
+  }
+
+  remember(client: string, retryAfterSeconds: number): void {
+    if (retryAfterSeconds <= 0) return;
+    if (this.until.size >= this.capacity && !this.until.has(client)) {
+      const now = Date.now();
+      for (const [key, until] of this.until) if (until <= now) this.until.delete(key);
+      // Still full: the oldest entry goes; that client is then asked of the store again.
+      if (this.until.size >= this.capacity) this.until.delete(this.until.keys().next().value!);
+    }
+    this.until.set(client, Date.now() + retryAfterSeconds * 1000);
+  }
+}

@@ -2,7 +2,7 @@ import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import { timingSafeEqual } from 'node:crypto';
 import { ApiError, tooManyRequests } from '../common/api-error';
 import { ErrorCode } from '../common/error-codes';
-import { RateLimitStore } from '../common/rate-limit.store';
+import { KnownLimitedClients, RateLimitStore } from '../common/rate-limit.store';
 import { isUuid } from '../common/uuid';
 import { deviceAuthConfig, DeviceAuthConfig } from '../config/configuration';
 import { MetricsService } from '../observability/metrics.service';
@@ -110,9 +110,16 @@ interface Parsed {
  * client IP outside allowedCidrs, a required scope missing), read from the
  * row that same statement returned. The guard of the registry's own device
  * routes and the forward-auth endpoint both call it.
+ *
+ * Requests answered 401 are counted per client IP; once an IP reaches the
+ * limit, its requests are 429 until the window closes. The store's window is
+ * read alongside the nonce's round trip, and an IP this instance has seen
+ * over the limit is refused before any work.
  */
 @Injectable()
 export class DeviceAuthService {
+  private readonly limited = new KnownLimitedClients();
+
   constructor(
     private readonly keys: DeviceKeyCache,
     private readonly nonces: NonceStore,
@@ -125,31 +132,32 @@ export class DeviceAuthService {
   async authenticate(req: DeviceRequestDescription): Promise<DeviceAuthResult> {
     // Failures count per client IP only, never per device id: knowing a
     // device's id must not let anyone lock that device out.
-    const limitKey = `device-401:ip:${req.clientIp}`;
-    const window = await this.limits.peek(limitKey);
-    if (window.count >= DEVICE_AUTH_FAILURES_PER_MINUTE) {
-      this.metrics.deviceAuth.inc({ result: ErrorCode.RateLimited });
-      return {
-        ok: false,
-        failure: new DeviceAuthFailure(
-          ErrorCode.RateLimited,
-          'Too many requests, try again later',
-          window.retryAfter,
-        ),
-      };
-    }
+    const ip = req.clientIp;
+    const known = this.limited.retryAfter(ip);
+    if (known > 0) return this.refuse(rateLimited(known));
     try {
-      const device = await this.verify(req);
-      this.metrics.deviceAuth.inc({ result: 'ok' });
-      return { ok: true, device };
+      return { ok: true, device: await this.verify(req) };
     } catch (error) {
       if (!(error instanceof DeviceAuthFailure)) throw error;
-      this.metrics.deviceAuth.inc({ result: error.code });
       // The limit is on requests answered 401: a 403 insufficient_scope is a
       // device with a good credential calling a route it may not use.
-      if (error.status === HttpStatus.UNAUTHORIZED) await this.limits.hit(limitKey, 60);
-      return { ok: false, failure: error };
+      if (error.status !== HttpStatus.UNAUTHORIZED) return this.refuse(error);
+      const window = await this.limits.hit(limitKey(ip), 60);
+      // The failure that reaches the limit is still answered 401; any request
+      // after it is 429, on this instance without asking the store again.
+      if (window.count >= DEVICE_AUTH_FAILURES_PER_MINUTE) {
+        this.limited.remember(ip, window.retryAfter);
+      }
+      if (window.count > DEVICE_AUTH_FAILURES_PER_MINUTE) {
+        return this.refuse(rateLimited(window.retryAfter));
+      }
+      return this.refuse(error);
     }
+  }
+
+  private refuse(failure: DeviceAuthFailure): DeviceAuthResult {
+    this.metrics.deviceAuth.inc({ result: failure.code });
+    return { ok: false, failure };
   }
 
   private async verify(req: DeviceRequestDescription): Promise<AuthenticatedDevice> {
@@ -180,14 +188,20 @@ export class DeviceAuthService {
 
     // Only a verified request may burn a nonce: otherwise anyone could spend a
     // device's future nonces with forged requests. The same round trip checks
-    // that the secret that verified is still live.
+    // that the secret that verified is still live; whether failures from this
+    // IP (on any instance) have reached the limit is asked at the same time,
+    // so the latency is one round trip's. A request refused for the limit
+    // gives its nonce back.
     const deviceId = h.deviceId.toLowerCase();
-    const admission = await this.nonces.admit(
-      deviceId,
-      secretId,
-      h.nonce,
-      this.cfg.nonceTtlSeconds,
-    );
+    const [window, admission] = await Promise.all([
+      this.limits.peek(limitKey(req.clientIp)),
+      this.nonces.admit(deviceId, secretId, h.nonce, this.cfg.nonceTtlSeconds),
+    ]);
+    if (window.count >= DEVICE_AUTH_FAILURES_PER_MINUTE) {
+      this.limited.remember(req.clientIp, window.retryAfter);
+      if (admission.outcome === 'ok') await this.nonces.release(deviceId, h.nonce);
+      throw rateLimited(window.retryAfter);
+    }
     if (admission.outcome === 'not_live') {
       // Revoked, deleted or rotated elsewhere: the held keys are stale.
       this.keys.forget(deviceId);
@@ -210,6 +224,7 @@ export class DeviceAuthService {
     );
     if (refusal) throw new DeviceAuthFailure(refusal, POLICY_MESSAGES[refusal]);
     this.lastSeen.mark(device.id);
+    this.metrics.deviceAuth.inc({ result: 'ok' });
     return device;
   }
 
@@ -232,6 +247,15 @@ export class DeviceAuthService {
     return declared;
   }
 }
+
+const limitKey = (ip: string) => `device-401:ip:${ip}`;
+
+const rateLimited = (retryAfterSeconds: number) =>
+  new DeviceAuthFailure(
+    ErrorCode.RateLimited,
+    'Too many requests, try again later',
+    retryAfterSeconds,
+  );
 
 const invalidSignature = () =>
   new DeviceAuthFailure(ErrorCode.InvalidSignature, 'Signature verification failed');

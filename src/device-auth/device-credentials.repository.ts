@@ -229,6 +229,11 @@ export class DeviceCredentialsRepository {
     );
   }
 
+  /** Forgets one recorded nonce (a verified request refused after all, see NonceStore.release). */
+  async releaseNonce(deviceId: string, nonce: string): Promise<void> {
+    await this.em.getRepository(DeviceNonce).delete({ deviceId, nonce });
+  }
+
   /** Removes the nonces whose time is over; answers how many. */
   async purgeNonces(): Promise<number> {
     const { affected } = await this.em

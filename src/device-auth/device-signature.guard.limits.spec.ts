@@ -17,7 +17,7 @@ import {
 // device_auth_total counter. The fakes of the stores are shared with the other
 // device-signature.guard.*.spec.ts files (test/support/device-auth-harness.ts).
 describe('DeviceSignatureGuard: failure limits and metrics', () => {
-  const { findLiveSecrets, mark, metrics, guard, addDevice, refused, nonceRecorded } =
+  const { findLiveSecrets, mark, metrics, guard, addDevice, refused, nonceRecorded, limits } =
     deviceAuthHarness();
 
   describe('failure limits → 429 rate_limited', () => {
@@ -59,6 +59,33 @@ describe('DeviceSignatureGuard: failure limits and metrics', () => {
       // Another IP is not affected.
       const elsewhere = signedMe(device.id, secrets[0]);
       await expect(guard.canActivate(contextFor(elsewhere))).resolves.toBe(true);
+    });
+
+    it('refuses a valid request when other instances counted the failures, and gives its nonce back', async () => {
+      const ip = freshIp();
+      // Failures from this IP answered by other instances: this one never saw them.
+      for (let i = 0; i < LIMIT; i++) await limits.hit(`device-401:ip:${ip}`, 60);
+      const { device, secrets } = addDevice();
+      const valid = signedRequest(
+        { deviceId: device.id, secret: secrets[0], method: 'GET', path: ME },
+        { ip },
+      );
+      const peek = jest.spyOn(limits, 'peek');
+
+      const error = await refused(valid, 429, ErrorCode.RateLimited);
+
+      expect(retryAfterOf(error)).toBeLessThanOrEqual(60);
+      // A 429 leaves the nonce unused: the same request is admitted once the window closes.
+      expect(nonceRecorded(device.id, valid.headers['x-nonce'] as string)).toBe(false);
+      expect(peek).toHaveBeenCalledTimes(1);
+
+      // The instance now knows: the next request from that IP costs no lookup and no store.
+      findLiveSecrets.mockClear();
+      const next = signedMe(device.id, secrets[0]);
+      next.ip = ip;
+      await refused(next, 429, ErrorCode.RateLimited);
+      expect(peek).toHaveBeenCalledTimes(1);
+      expect(findLiveSecrets).not.toHaveBeenCalled();
     });
 
     it('counts 401 policy refusals (device_disabled) but not 403 insufficient_scope', async () => {

@@ -21,6 +21,13 @@ export abstract class NonceStore {
     ttlSeconds: number,
   ): Promise<NonceAdmission>;
 
+  /**
+   * Takes back a nonce that `admit` recorded for a request refused after all
+   * (its client IP turned out to be over the failure limit): a request
+   * answered 429 leaves its nonce unused, as one refused before verification.
+   */
+  abstract release(deviceId: string, nonce: string): Promise<void>;
+
   close(): void {}
 }
 
@@ -46,7 +53,7 @@ export class RedisNonceStore extends NonceStore {
     nonce: string,
     ttlSeconds: number,
   ): Promise<NonceAdmission> {
-    const key = `${this.prefix}${deviceId}:${nonce}`;
+    const key = this.key(deviceId, nonce);
     const [set, live] = await Promise.all([
       this.redis.set(key, '1', 'EX', ttlSeconds, 'NX'),
       this.credentials.findLiveDevice(deviceId, secretId),
@@ -58,7 +65,15 @@ export class RedisNonceStore extends NonceStore {
     return set === 'OK' ? { outcome: 'ok', ...live } : { outcome: 'replayed' };
   }
 
-  /** Only this request set the key (NX), so only it may take it back. */
+  /** Only the request that set the key (NX) may take it back. */
+  release(deviceId: string, nonce: string): Promise<void> {
+    return this.giveBack(this.key(deviceId, nonce));
+  }
+
+  private key(deviceId: string, nonce: string): string {
+    return `${this.prefix}${deviceId}:${nonce}`;
+  }
+
   private async giveBack(key: string): Promise<void> {
     try {
       await this.redis.del(key);
@@ -93,6 +108,15 @@ export class PostgresNonceStore extends NonceStore {
     ttlSeconds: number,
   ): Promise<NonceAdmission> {
     return this.credentials.recordNonceIfLive(deviceId, secretId, nonce, ttlSeconds);
+  }
+
+  async release(deviceId: string, nonce: string): Promise<void> {
+    try {
+      await this.credentials.releaseNonce(deviceId, nonce);
+    } catch (error) {
+      // As in Redis: the nonce stays used, and the device signs anew anyway.
+      this.logger.warn(`Releasing a nonce failed: ${(error as Error).message}`);
+    }
   }
 
   async purge(): Promise<number> {

@@ -65,6 +65,11 @@ class MemoryNonceStore extends NonceStore {
       checkedAt: new Date(Date.now() + this.databaseClockAheadMs),
     });
   }
+
+  release(deviceId: string, nonce: string): Promise<void> {
+    this.used.delete(`${deviceId}:${nonce}`);
+    return Promise.resolve();
+  }
 }
 
 export const SKEW = 300;
@@ -239,6 +244,8 @@ export function deviceAuthHarness() {
     live,
     findLiveSecrets,
     nonces,
+    /** The failure counters, as shared by all instances. */
+    limits,
     signedByNewDevice,
     mark,
     metrics,
