@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { setFlagsFromString } from 'node:v8';
 import { NestFactory } from '@nestjs/core';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module';
@@ -10,6 +11,12 @@ import { BootstrapLogger } from './observability/bootstrap-logger';
 // Before anything uses libuv's threadpool, which sizes itself once.
 const poolSize = threadpoolSize(process.env);
 if (poolSize) process.env.UV_THREADPOOL_SIZE = poolSize;
+
+// V8 lets the old generation grow to several times what is live before a full
+// collection; under signed load that is ~130 MB of garbage over ~45 MB live.
+// Collecting once it has grown by a fifth holds the heap near what is live
+// (peak RSS on PostgreSQL 289 → ~200 MB in `npm run bench`, no throughput lost).
+setFlagsFromString('--heap-growing-percent=20');
 
 const bootLogger = new BootstrapLogger();
 
