@@ -8,14 +8,14 @@ import { registerBodyParsers } from './common/body-parsers';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { ErrorCode } from './common/error-codes';
 import { clientErrorHandler, frameworkErrors, requireHost } from './common/low-level-errors';
-import { registerSecurityHeaders, SECURITY_HEADERS } from './common/security-headers';
+import { SECURITY_HEADERS } from './common/security-headers';
 import { appConfig } from './config/configuration';
 import { isDeviceRoute } from './device-auth/device-route';
 import {
   createLogger,
   PinoNestLogger,
-  registerRequestContext,
   REQUEST_ID_HEADER,
+  requestChildLogger,
   RequestLogController,
   requestIdOf,
 } from './observability/logging';
@@ -60,26 +60,34 @@ export function createAdapter(
       requireHostHeader: false,
     },
     clientErrorHandler,
-    // Answered before the onRequest hooks: stamp the request id and headers here.
+    // Answered before the onRequest hook: stamp the request id and headers here.
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-      void reply.header(REQUEST_ID_HEADER, request.id).headers(SECURITY_HEADERS);
+      stamp(request, reply);
       frameworkErrors(error, request, reply);
     },
     loggerInstance: createLogger(cfg, options.logDestination),
+    childLoggerFactory: requestChildLogger,
     logController: new RequestLogController(),
     requestIdHeader: false,
     genReqId: requestIdOf,
   });
   const fastify = adapter.getInstance();
-  registerRequestContext(fastify);
-  registerSecurityHeaders(fastify);
-  fastify.addHook('onRequest', requireHost);
+  // One hook rather than one per concern: each costs a turn of Fastify's hook runner.
+  fastify.addHook('onRequest', (request, reply, done) => {
+    stamp(request, reply);
+    requireHost(request, reply, done);
+  });
   fastify.addHook('onRoute', (route) => {
     if (isDeviceRoute(route.config)) route.bodyLimit = DEVICE_BODY_LIMIT;
   });
   // Parsers run after routing, so the matched route's config is known.
   registerBodyParsers(fastify, (req) => isDeviceRoute(req.routeOptions.config));
   return adapter;
+}
+
+/** What every answer carries, errors included: the request id and the security headers. */
+function stamp(request: FastifyRequest, reply: FastifyReply): void {
+  void reply.header(REQUEST_ID_HEADER, request.id).headers(SECURITY_HEADERS);
 }
 
 /**

@@ -1,4 +1,3 @@
-import type { FastifyInstance } from 'fastify';
 import helmet, { type HelmetOptions } from 'helmet';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
@@ -27,17 +26,10 @@ export function securityHeaders(options: HelmetOptions = OPTIONS): Record<string
   return headers;
 }
 
-export const SECURITY_HEADERS: Readonly<Record<string, string>> = securityHeaders();
-
 /**
- * Security headers on every response, errors included. Computed once with
- * helmet and set by one hook: `@fastify/helmet` rebuilds helmet from its
- * options on every request, which cost some 45 µs of CPU a request, as much as
- * the rest of `GET /health/live`.
+ * Computed once with helmet and set on every response by the app's onRequest
+ * hook (app.setup.ts): `@fastify/helmet` rebuilds helmet from its options on
+ * every request, which cost some 45 µs of CPU a request, as much as the rest
+ * of `GET /health/live`.
  */
-export function registerSecurityHeaders(fastify: FastifyInstance): void {
-  fastify.addHook('onRequest', (_request, reply, done) => {
-    void reply.headers(SECURITY_HEADERS);
-    done();
-  });
-}
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = securityHeaders();

@@ -1,5 +1,12 @@
 import { Writable } from 'node:stream';
-import { chooseLogFormat, createLogger, LogFormat, PinoNestLogger, requestIdOf } from './logging';
+import {
+  chooseLogFormat,
+  createLogger,
+  LogFormat,
+  PinoNestLogger,
+  requestChildLogger,
+  requestIdOf,
+} from './logging';
 
 /** A destination that keeps what was written, line by line. */
 function capture() {
@@ -60,6 +67,34 @@ describe('createLogger', () => {
     );
     expect(JSON.parse(out.lines[0])).toEqual(expect.objectContaining({ body: {}, req: {} }));
     expect(out.lines[0]).not.toMatch(/password|secret|headers/);
+  });
+});
+
+describe('requestChildLogger', () => {
+  it('binds the request id to each line, making the pino child only on the first line written', () => {
+    const out = capture();
+    const root = createLogger({ logLevel: 'warn', production: true, logFormat: 'json' }, out);
+    const child = jest.spyOn(root, 'child');
+    const log = requestChildLogger(root, { reqId: 'req-1' }, {});
+
+    log.info('not at this level');
+    log.debug({ detail: 1 }, 'nor this');
+    expect(child).not.toHaveBeenCalled();
+    expect(log.level).toBe('warn');
+
+    log.warn({ code: 'x' }, 'first');
+    log.error('second');
+    expect(child).toHaveBeenCalledTimes(1);
+    expect(out.lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
+      expect.objectContaining({ reqId: 'req-1', code: 'x', msg: 'first', level: 40 }),
+      expect.objectContaining({ reqId: 'req-1', msg: 'second', level: 50 }),
+    ]);
+  });
+
+  it("makes a child at once for a route's own level", () => {
+    const root = createLogger({ logLevel: 'warn', production: true, logFormat: 'json' }, capture());
+    const log = requestChildLogger(root, { reqId: 'req-2' }, { level: 'debug' });
+    expect(log.level).toBe('debug');
   });
 });
 
