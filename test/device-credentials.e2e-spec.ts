@@ -12,7 +12,7 @@ import { Device } from '../src/devices/device.entity';
 import { SecretChanges } from '../src/devices/secret-changes';
 import { SecretSealer } from '../src/devices/secret-sealer';
 import { createTestApp, SERVER_URL, TestApp } from './app';
-import { createDevice, TestDevice } from './factories/devices';
+import { createDevice, rotateSecret, TestDevice } from './factories/devices';
 import { signedRequest } from './factories/signed';
 import { registerUser, TestUser } from './factories/users';
 import { REDIS_TEST_URL, requireServices } from './services';
@@ -45,13 +45,7 @@ describe('device credentials', () => {
 
   const secretIds = async (deviceId: string) =>
     (await repo.findLiveSecrets(deviceId)).map((s) => s.secretId);
-  const rotate = (d: TestDevice, graceSeconds = 0) =>
-    request(t.server)
-      .post(`/api/v1/devices/${d.id}/rotate-secret`)
-      .set(owner.auth)
-      .send({ graceSeconds })
-      .expect(200)
-      .then((res) => ({ id: d.id, secret: res.body.secret as string }));
+  const rotate = (d: TestDevice, graceSeconds = 0) => rotateSecret(t, owner, d, graceSeconds);
   const nonceRows = async (deviceId: string, n: string) =>
     (
       await t.dataSource.query(
@@ -604,43 +598,31 @@ describe('device authentication with a warm key cache', () => {
 
   it('refuses the old secret at once after a rotation without grace, and takes the new one', async () => {
     const d = await warm();
-    const res = await request(t.server)
-      .post(`/api/v1/devices/${d.id}/rotate-secret`)
-      .set(owner.auth)
-      .send({ graceSeconds: 0 })
-      .expect(200);
+    const rotated = await rotateSecret(t, owner, d, 0);
     await refused(d);
-    await signedRequest(t, { id: d.id, secret: res.body.secret }).expect(200);
+    await signedRequest(t, rotated).expect(200);
     await refused(d);
   });
 
   it('refuses the previous secret as soon as its grace is over', async () => {
     const d = await warm();
-    const res = await request(t.server)
-      .post(`/api/v1/devices/${d.id}/rotate-secret`)
-      .set(owner.auth)
-      .send({ graceSeconds: 600 })
-      .expect(200);
+    const rotated = await rotateSecret(t, owner, d, 600);
     await signedRequest(t, d).expect(200);
-    await signedRequest(t, { id: d.id, secret: res.body.secret }).expect(200);
+    await signedRequest(t, rotated).expect(200);
     await t.dataSource.query(
       `UPDATE device_secrets SET expires_at = now() - interval '1 second'
        WHERE device_id = $1 AND expires_at IS NOT NULL`,
       [d.id],
     );
     await refused(d);
-    await signedRequest(t, { id: d.id, secret: res.body.secret }).expect(200);
+    await signedRequest(t, rotated).expect(200);
   });
 
   it('does not use up the nonce of a request refused for a dead secret', async () => {
     const d = await warm();
-    const res = await request(t.server)
-      .post(`/api/v1/devices/${d.id}/rotate-secret`)
-      .set(owner.auth)
-      .send({ graceSeconds: 0 })
-      .expect(200);
+    const rotated = await rotateSecret(t, owner, d, 0);
     const n = nonce();
     await signedRequest(t, d, { nonce: n }).expect(401);
-    await signedRequest(t, { id: d.id, secret: res.body.secret }, { nonce: n }).expect(200);
+    await signedRequest(t, rotated, { nonce: n }).expect(200);
   });
 });

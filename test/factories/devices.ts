@@ -41,6 +41,21 @@ export async function createDevice(
   return { id: res.body.id, name: res.body.name, secret: res.body.secret };
 }
 
+/** Rotates the device's secret through the API; answers the device with its new secret. */
+export async function rotateSecret(
+  t: TestApp,
+  owner: TestUser,
+  d: Pick<TestDevice, 'id'>,
+  graceSeconds = 0,
+): Promise<{ id: string; secret: string }> {
+  const res = await request(t.server)
+    .post(`/api/v1/devices/${d.id}/rotate-secret`)
+    .set(owner.auth)
+    .send({ graceSeconds })
+    .expect(200);
+  return { id: d.id, secret: res.body.secret as string };
+}
+
 export async function getDevice(t: TestApp, owner: TestUser, id: string) {
   const res = await request(t.server).get(`/api/v1/devices/${id}`).set(owner.auth).expect(200);
   return res.body as Record<string, unknown>;
