@@ -5,10 +5,11 @@ import request from 'supertest';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
 import { QUERY_TIMEOUT_MARGIN_MS } from '../src/database/data-source-options';
 import { createTestApp, ON_POSTGRES, TestApp } from './app';
-import { createDevice, TestDevice } from './factories/devices';
+import type { TestDevice } from './factories/devices';
 import { expectError } from './factories/errors';
 import { signedRequest } from './factories/signed';
-import { clientIp, login, newCredentials, registerUser, TestUser } from './factories/users';
+import { clientIp, login, newCredentials, TestUser } from './factories/users';
+import { appWithDevice } from './support/suite-app';
 
 // A database that does not answer is a 503 service_unavailable with
 // Retry-After on every route: never a 401 (clients would throw good tokens
@@ -43,9 +44,7 @@ describe('database outage (e2e)', () => {
     const held: PoolClient[] = [];
 
     beforeAll(async () => {
-      t = await createTestApp({ env: { DATABASE_POOL_TIMEOUT_MS: '300' } });
-      user = await registerUser(t);
-      device = await createDevice(t, user);
+      ({ t, user, device } = await appWithDevice({ env: { DATABASE_POOL_TIMEOUT_MS: '300' } }));
     });
     afterAll(async () => {
       for (const c of held.splice(0)) c.release();
@@ -86,9 +85,9 @@ describe('database outage (e2e)', () => {
       let device: TestDevice;
 
       beforeAll(async () => {
-        t = await createTestApp({ env: { DATABASE_STATEMENT_TIMEOUT_MS: '300' } });
-        user = await registerUser(t);
-        device = await createDevice(t, user);
+        ({ t, user, device } = await appWithDevice({
+          env: { DATABASE_STATEMENT_TIMEOUT_MS: '300' },
+        }));
       });
       afterAll(() => t.close());
 
@@ -115,38 +114,20 @@ describe('database outage (e2e)', () => {
   // connection closing) is no statement_timeout's business: pg's own
   // query_timeout, DATABASE_STATEMENT_TIMEOUT_MS plus a margin, bounds it.
   (onPostgres ? describe : describe.skip)('a database server that stops answering', () => {
-    let first: TestApp;
-    let t: TestApp;
-    let proxy: TcpProxy;
-    let user: TestUser;
-    let device: TestDevice;
+    let s: ProxiedApp;
     const statementTimeoutMs = 300;
     const poolTimeoutMs = 1000;
 
     beforeAll(async () => {
-      first = await createTestApp();
-      const target = new URL(first.databaseUrl!);
-      proxy = await TcpProxy.start(target.hostname, Number(target.port || 5432));
-      const viaProxy = new URL(first.databaseUrl!);
-      viaProxy.hostname = '127.0.0.1';
-      viaProxy.port = String(proxy.port);
-      t = await createTestApp({
-        databaseUrl: viaProxy.toString(),
-        env: {
-          DATABASE_STATEMENT_TIMEOUT_MS: String(statementTimeoutMs),
-          DATABASE_POOL_TIMEOUT_MS: String(poolTimeoutMs),
-        },
+      s = await appBehindProxy({
+        DATABASE_STATEMENT_TIMEOUT_MS: String(statementTimeoutMs),
+        DATABASE_POOL_TIMEOUT_MS: String(poolTimeoutMs),
       });
-      user = await registerUser(t);
-      device = await createDevice(t, user);
     });
-    afterAll(async () => {
-      await t.close();
-      await proxy.close();
-      await first.close();
-    });
+    afterAll(() => s?.close());
 
     it('answers 503 within query_timeout, closes the silent connections, and recovers', async () => {
+      const { t, proxy, user, device } = s;
       proxy.freeze();
       expect(proxy.silentOpen).toBeGreaterThan(0);
       // Each request waits for one silent connection at most (query_timeout,
@@ -180,33 +161,15 @@ describe('database outage (e2e)', () => {
   });
 
   (onPostgres ? describe : describe.skip)('the database server goes away', () => {
-    let first: TestApp;
-    let t: TestApp;
-    let proxy: TcpProxy;
-    let user: TestUser;
-    let device: TestDevice;
+    let s: ProxiedApp;
 
     beforeAll(async () => {
-      first = await createTestApp();
-      const target = new URL(first.databaseUrl!);
-      proxy = await TcpProxy.start(target.hostname, Number(target.port || 5432));
-      const viaProxy = new URL(first.databaseUrl!);
-      viaProxy.hostname = '127.0.0.1';
-      viaProxy.port = String(proxy.port);
-      t = await createTestApp({
-        databaseUrl: viaProxy.toString(),
-        env: { DATABASE_POOL_TIMEOUT_MS: '1000' },
-      });
-      user = await registerUser(t);
-      device = await createDevice(t, user);
+      s = await appBehindProxy({ DATABASE_POOL_TIMEOUT_MS: '1000' });
     });
-    afterAll(async () => {
-      await t.close();
-      await proxy.close();
-      await first.close();
-    });
+    afterAll(() => s?.close());
 
     it('answers 503 while it is down (connections cut, then refused) and recovers', async () => {
+      const { t, proxy, user, device } = s;
       await proxy.down();
       const res = await everyKind(t, user, device);
       for (const r of Object.values(res)) expect503(r);
@@ -217,6 +180,43 @@ describe('database outage (e2e)', () => {
     });
   });
 });
+
+interface ProxiedApp {
+  t: TestApp;
+  /** Between `t` and its database. */
+  proxy: TcpProxy;
+  user: TestUser;
+  device: TestDevice;
+  /** Stops the app, the proxy and the app that made the database. */
+  close(): Promise<void>;
+}
+
+/**
+ * An app (with `env`, a user and a device) whose connections to its database
+ * pass through a TcpProxy; the database is that of a first app.
+ */
+async function appBehindProxy(env: Record<string, string>): Promise<ProxiedApp> {
+  const first = await createTestApp();
+  // What close() stops, the last started first; a failed start stops what it started.
+  const started: (() => Promise<void>)[] = [() => first.close()];
+  const close = async () => {
+    for (const stop of started.splice(0).reverse()) await stop();
+  };
+  try {
+    const target = new URL(first.databaseUrl!);
+    const proxy = await TcpProxy.start(target.hostname, Number(target.port || 5432));
+    started.push(() => proxy.close());
+    const viaProxy = new URL(first.databaseUrl!);
+    viaProxy.hostname = '127.0.0.1';
+    viaProxy.port = String(proxy.port);
+    const { t, user, device } = await appWithDevice({ databaseUrl: viaProxy.toString(), env });
+    started.push(() => t.close());
+    return { t, proxy, user, device, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
 
 /**
  * A TCP relay to the database that can be taken down (connections cut, new

@@ -1,10 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { createTestApp, TestApp } from './app';
+import type { TestApp } from './app';
 import { createDevice, TestDevice } from './factories/devices';
 import { expectError } from './factories/errors';
 import { heartbeat, signedRequest } from './factories/signed';
 import { registerUser, TestUser } from './factories/users';
+import { lastSeenWithin } from './support/last-seen';
+import { appWithDevice } from './support/suite-app';
 
 const now = () => Math.floor(Date.now() / 1000);
 const SKEW = 300;
@@ -15,9 +17,7 @@ describe('device authentication (HMAC-SHA256)', () => {
   let device: TestDevice;
 
   beforeAll(async () => {
-    t = await createTestApp();
-    owner = await registerUser(t);
-    device = await createDevice(t, owner, 'EA main');
+    ({ t, user: owner, device } = await appWithDevice({ deviceName: 'EA main' }));
   });
   afterAll(() => t.close());
 
@@ -330,13 +330,7 @@ describe('device authentication (HMAC-SHA256)', () => {
       const d = await createDevice(t, owner);
       const sentAt = Date.now();
       await signedRequest(t, d, heartbeat()).expect(204);
-      const deadline = Date.now() + 5000;
-      let lastSeenAt: string | null = null;
-      while (!lastSeenAt && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 250));
-        lastSeenAt = (await request(t.server).get(`/api/v1/devices/${d.id}`).set(owner.auth)).body
-          .lastSeenAt;
-      }
+      const lastSeenAt = await lastSeenWithin(t, owner, d.id, 5000);
       expect(lastSeenAt).not.toBeNull();
       expect(Date.parse(lastSeenAt!)).toBeGreaterThanOrEqual(sentAt - 1000);
     });

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { createTestApp, TestApp } from './app';
+import type { TestApp } from './app';
 import { createDevice } from './factories/devices';
 import { expectError } from './factories/errors';
 import { clientIp, registerUser, TestUser } from './factories/users';
+import { appWithUser } from './support/suite-app';
 
 const KIB = 1024;
 
@@ -17,10 +18,7 @@ describe('error responses (e2e)', () => {
   let t: TestApp;
   let user: TestUser;
 
-  beforeAll(async () => {
-    t = await createTestApp();
-    user = await registerUser(t);
-  });
+  beforeAll(async () => ({ t, user } = await appWithUser()));
   afterAll(() => t.close());
 
   const raw = (method: 'post' | 'patch', path: string, body: string, auth = true) => {

@@ -1,11 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { signRequest } from '../src/device-auth/signing';
-import { createTestApp, TestApp } from './app';
+import type { TestApp } from './app';
 import { createDevice, TestDevice } from './factories/devices';
 import { expectError } from './factories/errors';
 import { signedRequest } from './factories/signed';
-import { clientIp, registerUser, TestUser } from './factories/users';
+import { clientIp, TestUser } from './factories/users';
+import { lastSeenWithin } from './support/last-seen';
+import { appWithDevice } from './support/suite-app';
 
 const VERIFY = '/api/v1/device-auth/verify';
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -62,9 +64,7 @@ describe('forward auth: /api/v1/device-auth/verify (e2e)', () => {
   let device: TestDevice;
 
   beforeAll(async () => {
-    t = await createTestApp();
-    owner = await registerUser(t);
-    device = await createDevice(t, owner, 'Büro EA ✓');
+    ({ t, user: owner, device } = await appWithDevice({ deviceName: 'Büro EA ✓' }));
   });
   afterAll(() => t.close());
 
@@ -129,13 +129,7 @@ describe('forward auth: /api/v1/device-auth/verify (e2e)', () => {
     it('updates lastSeenAt', async () => {
       const d = await createDevice(t, owner);
       await verify(t, d).expect(200);
-      const deadline = Date.now() + 5000;
-      let lastSeenAt: string | null = null;
-      while (!lastSeenAt && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 250));
-        lastSeenAt = (await request(t.server).get(`/api/v1/devices/${d.id}`).set(owner.auth)).body
-          .lastSeenAt;
-      }
+      const lastSeenAt = await lastSeenWithin(t, owner, d.id, 5000);
       expect(lastSeenAt).not.toBeNull();
     });
   });

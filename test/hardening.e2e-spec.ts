@@ -3,6 +3,7 @@ import { createTestApp, TestApp } from './app';
 import { createDevice, uniqueName } from './factories/devices';
 import { expectError } from './factories/errors';
 import { clientIp, login, newCredentials, registerUser, TestUser } from './factories/users';
+import { appWithUser } from './support/suite-app';
 
 // Defects of the adversarial review (issue "Hardening"), each through HTTP on
 // the real database.
@@ -14,10 +15,7 @@ describe('hardening (e2e)', () => {
   let t: TestApp;
   let user: TestUser;
 
-  beforeAll(async () => {
-    t = await createTestApp();
-    user = await registerUser(t);
-  });
+  beforeAll(async () => ({ t, user } = await appWithUser()));
   afterAll(() => t.close());
 
   const post = (path: string, body: string, auth?: TestUser, ip = clientIp()) => {

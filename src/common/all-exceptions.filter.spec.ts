@@ -11,6 +11,14 @@ import { toErrorBody } from './all-exceptions.filter';
 import { ErrorCode } from './error-codes';
 import { QueryFailedError } from 'typeorm';
 
+/** The bare 500 every unexpected error is answered with: nothing of the error in it. */
+const INTERNAL_ERROR = {
+  statusCode: 500,
+  error: 'Internal Server Error',
+  message: 'Internal server error',
+  code: 'internal_error',
+};
+
 describe('toErrorBody', () => {
   let logger: Logger;
   let logError: jest.Mock;
@@ -19,6 +27,21 @@ describe('toErrorBody', () => {
     logError = jest.fn();
     logger = { error: logError, warn: jest.fn() } as unknown as Logger;
   });
+
+  /** Asserts the whole body toErrorBody answers for `thrown`, and its headers when given. */
+  function expectAnswer(thrown: unknown, body: object, headers?: Record<string, string>) {
+    const answer = toErrorBody(thrown, logger);
+    expect(answer.body).toEqual(body);
+    if (headers) expect(answer.headers).toEqual(headers);
+    return answer;
+  }
+
+  /** Asserts the bare 500 for `thrown`, and that the error was logged (once) instead. */
+  function expectLoggedInternalError(thrown: unknown) {
+    const answer = expectAnswer(thrown, INTERNAL_ERROR);
+    expect(logError).toHaveBeenCalledTimes(1);
+    return answer;
+  }
 
   it('answers an unavailable database with 503 service_unavailable and Retry-After', () => {
     const timeout = new QueryFailedError(
@@ -56,31 +79,30 @@ describe('toErrorBody', () => {
   });
 
   it('keeps the code, message and headers of an ApiError', () => {
-    const { body, headers } = toErrorBody(tooManyRequests(29.2), logger);
-
-    expect(body).toEqual({
-      statusCode: 429,
-      error: 'Too Many Requests',
-      message: 'Too many requests, try again later',
-      code: 'rate_limited',
-    });
-    expect(headers).toEqual({ 'Retry-After': '30' });
+    expectAnswer(
+      tooManyRequests(29.2),
+      {
+        statusCode: 429,
+        error: 'Too Many Requests',
+        message: 'Too many requests, try again later',
+        code: 'rate_limited',
+      },
+      { 'Retry-After': '30' },
+    );
     expect(logError).not.toHaveBeenCalled();
   });
 
   it('keeps the code of an ApiError whose code differs from the status default', () => {
-    const { body, headers } = toErrorBody(
+    expectAnswer(
       conflict(ErrorCode.DeviceNameTaken, 'A device with this name exists'),
-      logger,
+      {
+        statusCode: 409,
+        error: 'Conflict',
+        message: 'A device with this name exists',
+        code: 'device_name_taken',
+      },
+      {},
     );
-
-    expect(body).toEqual({
-      statusCode: 409,
-      error: 'Conflict',
-      message: 'A device with this name exists',
-      code: 'device_name_taken',
-    });
-    expect(headers).toEqual({});
   });
 
   it('keeps an array message (validation)', () => {
@@ -95,21 +117,15 @@ describe('toErrorBody', () => {
   });
 
   it("gives a plain Nest NotFoundException the code 'not_found'", () => {
-    const { body, headers } = toErrorBody(new NotFoundException(), logger);
-
-    expect(body).toEqual({
-      statusCode: 404,
-      error: 'Not Found',
-      message: 'Not Found',
-      code: 'not_found',
-    });
-    expect(headers).toEqual({});
+    expectAnswer(
+      new NotFoundException(),
+      { statusCode: 404, error: 'Not Found', message: 'Not Found', code: 'not_found' },
+      {},
+    );
   });
 
   it("gives a plain BadRequestException (ValidationPipe) 'validation_failed' and keeps its messages", () => {
-    const { body } = toErrorBody(new BadRequestException(['name should not be empty']), logger);
-
-    expect(body).toEqual({
+    expectAnswer(new BadRequestException(['name should not be empty']), {
       statusCode: 400,
       error: 'Bad Request',
       message: ['name should not be empty'],
@@ -170,17 +186,10 @@ describe('toErrorBody', () => {
 
   it('answers an arbitrary Error with a bare 500 and logs it instead', () => {
     const error = new Error('connection to postgres://app:pa55word@db failed');
-    const { body, headers } = toErrorBody(error, logger);
+    const { body, headers } = expectLoggedInternalError(error);
 
-    expect(body).toEqual({
-      statusCode: 500,
-      error: 'Internal Server Error',
-      message: 'Internal server error',
-      code: 'internal_error',
-    });
     expect(headers).toEqual({});
     expect(JSON.stringify(body)).not.toContain('pa55word');
-    expect(logError).toHaveBeenCalledTimes(1);
     expect(String(logError.mock.calls[0][0])).toContain('pa55word');
   });
 
@@ -190,30 +199,11 @@ describe('toErrorBody', () => {
     ['null', null],
     ['an object with a 500 status', { statusCode: 500, message: 'db secret' }],
   ])('answers a thrown %s with a bare 500', (_label, thrown) => {
-    const { body } = toErrorBody(thrown, logger);
-
-    expect(body).toEqual({
-      statusCode: 500,
-      error: 'Internal Server Error',
-      message: 'Internal server error',
-      code: 'internal_error',
-    });
-    expect(logError).toHaveBeenCalledTimes(1);
+    expectLoggedInternalError(thrown);
   });
 
   it('hides the message of a Nest InternalServerErrorException', () => {
-    const { body } = toErrorBody(
-      new InternalServerErrorException('argon2 hash $argon2id$v=19$...'),
-      logger,
-    );
-
-    expect(body).toEqual({
-      statusCode: 500,
-      error: 'Internal Server Error',
-      message: 'Internal server error',
-      code: 'internal_error',
-    });
-    expect(logError).toHaveBeenCalledTimes(1);
+    expectLoggedInternalError(new InternalServerErrorException('argon2 hash $argon2id$v=19$...'));
   });
 
   it('gives a 503 (readiness says not ready) the service_unavailable code and Retry-After', () => {

@@ -84,15 +84,22 @@ describe('DeviceSignatureGuard: bodies: deferred body errors and forward auth', 
       };
     }
 
-    it('answers the device, taking the body line from X-Content-SHA256', async () => {
+    /** A new device and its order: a PUT of BODY to ORDER unless `change` says otherwise. */
+    function orderOfNewDevice(change: Partial<SignOptions> = {}) {
       const { device, secrets } = addDevice();
-      const sign = {
+      const sign: SignOptions = {
         deviceId: device.id,
         secret: secrets[0],
         method: 'PUT',
         path: ORDER,
         body: BODY,
+        ...change,
       };
+      return { device, sign };
+    }
+
+    it('answers the device, taking the body line from X-Content-SHA256', async () => {
+      const { device, sign } = orderOfNewDevice();
 
       const result = await service.authenticate(described(sign));
 
@@ -101,8 +108,7 @@ describe('DeviceSignatureGuard: bodies: deferred body errors and forward auth', 
     });
 
     it('takes the empty body without X-Content-SHA256', async () => {
-      const { device, secrets } = addDevice();
-      const sign = { deviceId: device.id, secret: secrets[0], method: 'DELETE', path: ORDER };
+      const { sign } = orderOfNewDevice({ method: 'DELETE', body: undefined });
 
       await expect(service.authenticate(described(sign))).resolves.toMatchObject({ ok: true });
     });
@@ -112,14 +118,7 @@ describe('DeviceSignatureGuard: bodies: deferred body errors and forward auth', 
       ['upper-case hex', sha256Hex(BODY).toUpperCase(), ErrorCode.DeviceAuthMalformed],
       ['not a hash', 'abc', ErrorCode.DeviceAuthMalformed],
     ])('answers a typed failure, without throwing, for %s', async (_what, hash, code) => {
-      const { device, secrets } = addDevice();
-      const sign = {
-        deviceId: device.id,
-        secret: secrets[0],
-        method: 'PUT',
-        path: ORDER,
-        body: BODY,
-      };
+      const { sign } = orderOfNewDevice();
 
       const result = await service.authenticate(described(sign, { 'X-Content-SHA256': hash }));
 

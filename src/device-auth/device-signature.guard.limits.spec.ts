@@ -3,11 +3,9 @@ import { ApiError } from '../common/api-error';
 import { ErrorCode } from '../common/error-codes';
 import {
   deviceAuthHarness,
-  ME,
   contextFor,
   newSecret,
   freshIp,
-  signedRequest,
   rejection,
   codeOf,
   signedMe,
@@ -32,11 +30,7 @@ describe('DeviceSignatureGuard: failure limits and metrics', () => {
 
     it('blocks an IP after 50 failures, even for a valid request of another device', async () => {
       const ip = freshIp();
-      const forged = () =>
-        signedRequest(
-          { deviceId: randomUUID(), secret: newSecret(), method: 'GET', path: ME },
-          { ip },
-        );
+      const forged = () => signedMe(randomUUID(), newSecret(), {}, { ip });
       for (let i = 0; i < LIMIT - 1; i++) await refused(forged(), 401, ErrorCode.InvalidSignature);
       // The 50th failure is still answered 401 …
       await refused(forged(), 401, ErrorCode.InvalidSignature);
@@ -44,10 +38,7 @@ describe('DeviceSignatureGuard: failure limits and metrics', () => {
       // … and from then on every device request from that IP is 429.
       const { device, secrets } = addDevice();
       findLiveSecrets.mockClear();
-      const valid = signedRequest(
-        { deviceId: device.id, secret: secrets[0], method: 'GET', path: ME },
-        { ip },
-      );
+      const valid = signedMe(device.id, secrets[0], {}, { ip });
       const error = await refused(valid, 429, ErrorCode.RateLimited);
 
       const retryAfter = retryAfterOf(error);
@@ -66,10 +57,7 @@ describe('DeviceSignatureGuard: failure limits and metrics', () => {
       // Failures from this IP answered by other instances: this one never saw them.
       for (let i = 0; i < LIMIT; i++) await limits.hit(`device-401:ip:${ip}`, 60);
       const { device, secrets } = addDevice();
-      const valid = signedRequest(
-        { deviceId: device.id, secret: secrets[0], method: 'GET', path: ME },
-        { ip },
-      );
+      const valid = signedMe(device.id, secrets[0], {}, { ip });
       const peek = jest.spyOn(limits, 'peek');
 
       const error = await refused(valid, 429, ErrorCode.RateLimited);
@@ -81,8 +69,7 @@ describe('DeviceSignatureGuard: failure limits and metrics', () => {
 
       // The instance now knows: the next request from that IP costs no lookup and no store.
       findLiveSecrets.mockClear();
-      const next = signedMe(device.id, secrets[0]);
-      next.ip = ip;
+      const next = signedMe(device.id, secrets[0], {}, { ip });
       await refused(next, 429, ErrorCode.RateLimited);
       expect(peek).toHaveBeenCalledTimes(1);
       expect(findLiveSecrets).not.toHaveBeenCalled();
@@ -91,8 +78,7 @@ describe('DeviceSignatureGuard: failure limits and metrics', () => {
     it('counts 401 policy refusals (device_disabled) but not 403 insufficient_scope', async () => {
       const ip = freshIp();
       const { device, secrets } = addDevice();
-      const sign = () =>
-        signedRequest({ deviceId: device.id, secret: secrets[0], method: 'GET', path: ME }, { ip });
+      const sign = () => signedMe(device.id, secrets[0], {}, { ip });
       // A device with a good credential calling a route it may not use is not
       // a failed authentication: any number of them leave the IP alone.
       for (let i = 0; i < LIMIT + 5; i++) {
@@ -110,14 +96,10 @@ describe('DeviceSignatureGuard: failure limits and metrics', () => {
     it('counts malformed and skewed requests as failures too', async () => {
       const ip = freshIp();
       for (let i = 0; i < LIMIT; i++) {
-        const req = signedRequest(
-          {
-            deviceId: randomUUID(),
-            secret: newSecret(),
-            method: 'GET',
-            path: ME,
-            timestamp: i % 2 ? 0 : undefined,
-          },
+        const req = signedMe(
+          randomUUID(),
+          newSecret(),
+          { timestamp: i % 2 ? 0 : undefined },
           { ip },
         );
         if (i % 2 === 0) req.headers['x-nonce'] = 'short';
@@ -128,10 +110,7 @@ describe('DeviceSignatureGuard: failure limits and metrics', () => {
         );
       }
       const { device, secrets } = addDevice();
-      const valid = signedRequest(
-        { deviceId: device.id, secret: secrets[0], method: 'GET', path: ME },
-        { ip },
-      );
+      const valid = signedMe(device.id, secrets[0], {}, { ip });
 
       await refused(valid, 429, ErrorCode.RateLimited);
     });
@@ -140,17 +119,11 @@ describe('DeviceSignatureGuard: failure limits and metrics', () => {
       const { device, secrets } = addDevice();
       const attacker = freshIp();
       for (let i = 0; i < LIMIT; i++) {
-        const forged = signedRequest(
-          { deviceId: device.id, secret: newSecret(), method: 'GET', path: ME },
-          { ip: attacker },
-        );
+        const forged = signedMe(device.id, newSecret(), {}, { ip: attacker });
         await refused(forged, 401, ErrorCode.InvalidSignature);
       }
       await refused(
-        signedRequest(
-          { deviceId: device.id, secret: secrets[0], method: 'GET', path: ME },
-          { ip: attacker },
-        ),
+        signedMe(device.id, secrets[0], {}, { ip: attacker }),
         429,
         ErrorCode.RateLimited,
       );

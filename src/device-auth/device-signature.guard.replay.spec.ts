@@ -1,11 +1,10 @@
 import { ErrorCode } from '../common/error-codes';
 import {
   deviceAuthHarness,
-  ME,
   contextFor,
   newSecret,
   freshIp,
-  signedRequest,
+  signedMe,
 } from '../../test/support/device-auth-harness';
 
 // DeviceSignatureGuard over DeviceAuthService: the clock window and replayed
@@ -46,56 +45,24 @@ describe('DeviceSignatureGuard: timestamps and nonces', () => {
   });
 
   describe('nonces', () => {
-    it('rejects a replayed nonce with 401 nonce_replayed', async () => {
+    it.each([
+      ['a replayed nonce', (id: string) => id],
+      ['a replay that differs only in the case of X-Device-Id', (id: string) => id.toUpperCase()],
+    ])('rejects %s with 401 nonce_replayed', async (_what, idOfReplay) => {
       const { device, secrets } = addDevice();
-      const sign = {
-        deviceId: device.id,
-        secret: secrets[0],
-        method: 'GET',
-        path: ME,
-        nonce: 'replay-nonce-0001',
-      };
-      const first = signedRequest(sign);
+      const nonce = 'replay-nonce-0001';
+      const first = signedMe(device.id, secrets[0], { nonce });
       await expect(guard.canActivate(contextFor(first))).resolves.toBe(true);
       mark.mockClear();
 
-      const again = signedRequest(sign);
+      const again = signedMe(idOfReplay(device.id), secrets[0], { nonce });
       await refused(again, 401, ErrorCode.NonceReplayed);
-    });
-
-    it('rejects a replay that differs only in the case of X-Device-Id', async () => {
-      const { device, secrets } = addDevice();
-      const nonce = 'replay-nonce-case1';
-      const first = signedRequest({
-        deviceId: device.id,
-        secret: secrets[0],
-        method: 'GET',
-        path: ME,
-        nonce,
-      });
-      await expect(guard.canActivate(contextFor(first))).resolves.toBe(true);
-      mark.mockClear();
-
-      const upper = signedRequest({
-        deviceId: device.id.toUpperCase(),
-        secret: secrets[0],
-        method: 'GET',
-        path: ME,
-        nonce,
-      });
-      await refused(upper, 401, ErrorCode.NonceReplayed);
     });
 
     it('lets another device use the same nonce', async () => {
       const nonce = 'shared-nonce-00001';
       for (const { device, secrets } of [addDevice(), addDevice()]) {
-        const req = signedRequest({
-          deviceId: device.id,
-          secret: secrets[0],
-          method: 'GET',
-          path: ME,
-          nonce,
-        });
+        const req = signedMe(device.id, secrets[0], { nonce });
         await expect(guard.canActivate(contextFor(req))).resolves.toBe(true);
       }
     });
@@ -105,11 +72,10 @@ describe('DeviceSignatureGuard: timestamps and nonces', () => {
       const { device, secrets } = addDevice();
       const nonce = 'rejected-nonce-0001';
       const ip = freshIp();
-      const base = { deviceId: device.id, method: 'GET', path: ME, nonce };
 
       // Forged: right nonce, wrong secret.
       await refused(
-        signedRequest({ ...base, secret: newSecret() }, { ip }),
+        signedMe(device.id, newSecret(), { nonce }, { ip }),
         401,
         ErrorCode.InvalidSignature,
       );
@@ -117,7 +83,7 @@ describe('DeviceSignatureGuard: timestamps and nonces', () => {
 
       // Right secret, timestamp out of range.
       await refused(
-        signedRequest({ ...base, secret: secrets[0], timestamp: now - 301 }, { ip }),
+        signedMe(device.id, secrets[0], { nonce, timestamp: now - 301 }, { ip }),
         401,
         ErrorCode.TimestampOutOfRange,
       );
@@ -125,16 +91,13 @@ describe('DeviceSignatureGuard: timestamps and nonces', () => {
 
       // Right secret, tampered body.
       await refused(
-        signedRequest(
-          { ...base, secret: secrets[0], body: '{}' },
-          { ip, rawBody: Buffer.from('{ }') },
-        ),
+        signedMe(device.id, secrets[0], { nonce, body: '{}' }, { ip, rawBody: Buffer.from('{ }') }),
         401,
         ErrorCode.InvalidSignature,
       );
       expect(nonceRecorded(device.id, nonce)).toBe(false);
 
-      const valid = signedRequest({ ...base, secret: secrets[0] }, { ip });
+      const valid = signedMe(device.id, secrets[0], { nonce }, { ip });
       await expect(guard.canActivate(contextFor(valid))).resolves.toBe(true);
       expect(nonceRecorded(device.id, nonce)).toBe(true);
     });

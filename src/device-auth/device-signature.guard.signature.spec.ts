@@ -66,13 +66,7 @@ describe('DeviceSignatureGuard: signed requests: the headers, their form and the
     it.each([16, 128])('accepts a nonce of %i characters', async (length) => {
       const { device, secrets } = addDevice();
       const nonce = 'N'.repeat(length);
-      const req = signedRequest({
-        deviceId: device.id,
-        secret: secrets[0],
-        method: 'GET',
-        path: ME,
-        nonce,
-      });
+      const req = signedMe(device.id, secrets[0], { nonce });
 
       await expect(guard.canActivate(contextFor(req))).resolves.toBe(true);
       expect(nonceRecorded(device.id, nonce)).toBe(true);
@@ -130,7 +124,7 @@ describe('DeviceSignatureGuard: signed requests: the headers, their form and the
       ['an integer id', '42'],
     ])('rejects an X-Device-Id that is %s', async (_what, id) => {
       const { secrets } = addDevice();
-      const req = signedRequest({ deviceId: id, secret: secrets[0], method: 'GET', path: ME });
+      const req = signedMe(id, secrets[0]);
 
       await refused(req, 401, ErrorCode.DeviceAuthMalformed);
       expect(findLiveSecrets).not.toHaveBeenCalled();
@@ -162,13 +156,7 @@ describe('DeviceSignatureGuard: signed requests: the headers, their form and the
       ['with a non-ASCII letter', 'abcdefghijklmnopé'],
     ])('rejects an X-Nonce %s', async (_what, nonce) => {
       const { device, secrets } = addDevice();
-      const req = signedRequest({
-        deviceId: device.id,
-        secret: secrets[0],
-        method: 'GET',
-        path: ME,
-        nonce,
-      });
+      const req = signedMe(device.id, secrets[0], { nonce });
 
       await refused(req, 401, ErrorCode.DeviceAuthMalformed);
       expect(nonceRecorded(device.id, nonce)).toBe(false);
@@ -215,7 +203,7 @@ describe('DeviceSignatureGuard: signed requests: the headers, their form and the
   describe('signature → 401 invalid_signature', () => {
     it('rejects an unknown device, after looking it up', async () => {
       const id = randomUUID();
-      const req = signedRequest({ deviceId: id, secret: newSecret(), method: 'GET', path: ME });
+      const req = signedMe(id, newSecret());
 
       await refused(req, 401, ErrorCode.InvalidSignature);
       expect(findLiveSecrets).toHaveBeenCalledWith(id);

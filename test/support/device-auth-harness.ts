@@ -122,9 +122,17 @@ export function lowerCaseHeaders(headers: Record<string, string>): Record<string
   return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
 }
 
-/** GET /device/me signed by `deviceId` with `secret`. */
-export function signedMe(deviceId: string, secret: string): FakeRequest {
-  return signedRequest({ deviceId, secret, method: 'GET', path: ME });
+/**
+ * GET /device/me signed by `deviceId` with `secret`: `sign` adds to what is
+ * signed (a nonce, a timestamp), `sent` changes what is sent (the client IP).
+ */
+export function signedMe(
+  deviceId: string,
+  secret: string,
+  sign: Partial<SignOptions> = {},
+  sent: Partial<FakeRequest> = {},
+): FakeRequest {
+  return signedRequest({ deviceId, secret, method: 'GET', path: ME, ...sign }, sent);
 }
 
 /** A request sent exactly as it was signed, unless `overrides` changes what is sent. */
@@ -200,11 +208,7 @@ export function deviceAuthHarness() {
     sent: Partial<FakeRequest> = {},
   ): { device: Device; secrets: string[]; req: FakeRequest } {
     const { device, secrets } = addDevice();
-    const req = signedRequest(
-      { deviceId: device.id, secret: secrets[0], method: 'GET', path: ME, ...sign },
-      sent,
-    );
-    return { device, secrets, req };
+    return { device, secrets, req: signedMe(device.id, secrets[0], sign, sent) };
   }
 
   /** Freezes Date.now at the middle of the current second and returns that second. */
