@@ -1,11 +1,19 @@
 import { Logger } from '@nestjs/common';
 import { cpSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { lockDataDir } from './data-dir-lock';
 import { builtTemplate } from './embedded-template';
 
 const SHARED_BUFFERS = '16MB';
+/**
+ * PGlite's WebAssembly runs on V8's baseline compiler only. Optimising its hot
+ * functions as well cost ~40 MB of resident code and ~70 ms of start for no
+ * throughput we could measure (20,000 upserts: 4.1 s either way). It is the
+ * process's only WebAssembly, and the flag only acts on what is compiled next.
+ */
+const WASM_FLAGS = '--liftoff-only';
 /** Protocol message types: a simple query is one 'Q'; an extended one ends with 'S' (Sync). */
 const QUERY = 0x51;
 const SYNC = 0x53;
@@ -60,6 +68,7 @@ export class EmbeddedDatabase {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const unlock = lockDataDir(dataDir);
     try {
+      setFlagsFromString(WASM_FLAGS);
       // Loaded on demand: a PostgreSQL deployment never pays for them.
       const { PGlite } = await import('@electric-sql/pglite');
       const { createPgConfig } = await import('@electric-sql/pglite/node-postgres');
