@@ -32,7 +32,7 @@ const autocannon = require('autocannon');
 const { Client } = require('pg');
 
 const ROOT = join(__dirname, '..');
-const ENTRY = join(ROOT, 'dist/src/main.js');
+const ENTRY = join(ROOT, 'dist/main.js');
 const SIGNING = join(ROOT, 'dist/src/device-auth/signing.js');
 const PASSWORDS = join(ROOT, 'dist/src/auth/passwords.js');
 const HOST = '127.0.0.1';

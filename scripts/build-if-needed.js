@@ -4,7 +4,7 @@ const { existsSync, statSync, readdirSync } = require('node:fs');
 const { join } = require('node:path');
 
 const root = join(__dirname, '..');
-const entry = join(root, 'dist/src/main.js');
+const entry = join(root, 'dist/main.js');
 
 function newest(dir) {
   let latest = 0;

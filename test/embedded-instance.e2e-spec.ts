@@ -4,6 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'no
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runInNewContext } from 'node:vm';
 
 // The built service (dist/) as separate processes on one embedded DATA_DIR:
 // what `npm start` twice, or a restart after a crash, does.
@@ -31,7 +32,7 @@ async function start(dataDir: string): Promise<Instance> {
   const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, PORT: String(port) };
   for (const name of ['DATABASE_URL', 'REDIS_URL', 'NODE_ENV', 'TRUST_PROXY']) delete env[name];
   env.LOG_LEVEL = 'warn';
-  const child = spawn(process.execPath, ['dist/src/main.js'], { cwd: ROOT, env });
+  const child = spawn(process.execPath, ['dist/main.js'], { cwd: ROOT, env });
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
@@ -134,4 +135,49 @@ describe('embedded DATA_DIR: one instance at a time (built service)', () => {
     expect(await restarted.exited).toBe(0);
     expect(readdirSync(dataDir).filter((f) => f.endsWith('.lock'))).toEqual([]);
   }, 180_000);
+
+  it('serves Swagger UI scripts that run in a page as built (signing script, then the init script)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dr-instance-docs-'));
+    const instance = await start(dir);
+    running.push(instance);
+    try {
+      await ready(instance);
+      const script = async (path: string) => {
+        const res = await fetch(`${instance.base}/docs/${path}`);
+        expect(res.status).toBe(200);
+        return res.text();
+      };
+      // One page: both scripts share its globals, as in a browser.
+      const page: Record<string, unknown> = {
+        location: { href: `${instance.base}/docs/`, search: '', origin: instance.base },
+        btoa,
+        TextEncoder,
+        URL,
+        crypto,
+      };
+      page.window = page;
+      let options: { requestInterceptor(r: object): Promise<object> } | undefined;
+      const ui = {
+        specSelectors: { specJson: () => ({ toJS: () => ({ paths: {} }) }) },
+        authSelectors: { authorized: () => ({ toJS: () => ({}) }) },
+      };
+      page.SwaggerUIBundle = Object.assign((o: typeof options) => ((options = o), ui), {
+        presets: { apis: {} },
+        plugins: { DownloadUrl: {} },
+      });
+      page.SwaggerUIStandalonePreset = {};
+
+      runInNewContext(await script('device-signing.js'), page);
+      expect(typeof page.deviceRegistrySign).toBe('function');
+      runInNewContext(await script('swagger-ui-init.js'), page);
+      (page.onload as () => void)();
+      // Not authorized as a device: the request goes out as it was, unsigned.
+      const req = { url: `${instance.base}/api/v1/device/me`, method: 'GET', headers: {} };
+      await expect(options!.requestInterceptor(req)).resolves.toEqual(req);
+    } finally {
+      instance.child.kill('SIGTERM');
+      await instance.exited;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-// The built service (`node dist/src/main.js`) starting against a database that
+// The built service (`node dist/main.js`, the bundle `npm start` runs) starting against a database that
 // does not answer: each connection attempt is logged as it happens, as pino
 // JSON, and the start fails after the configured attempts with a clear message.
 
@@ -43,7 +43,7 @@ describe('start-up with an unreachable database (built service)', () => {
   it('logs every retry as it happens, as JSON, then exits 1 naming the cause', async () => {
     const port = await closedPort();
     const started = Date.now();
-    const child = spawn(process.execPath, [join(root, 'dist/src/main.js')], {
+    const child = spawn(process.execPath, [join(root, 'dist/main.js')], {
       cwd: root,
       env: {
         PATH: process.env.PATH,

@@ -1,6 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
+import { DataSource } from 'typeorm';
 import { Public } from '../auth/public.decorator';
 import { ApiErrors } from '../common/api-docs';
 
@@ -11,6 +12,7 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly db: TypeOrmHealthIndicator,
+    private readonly dataSource: DataSource,
   ) {}
 
   @Get('live')
@@ -37,6 +39,8 @@ export class HealthController {
   @ApiOperation({ summary: 'Readiness: 200 when the database answers, else 503' })
   @ApiErrors([503, '`service_unavailable`: the database does not answer'])
   getReadiness() {
-    return this.health.check([() => this.db.pingCheck('database', { timeout: 3000 })]);
+    return this.health.check([
+      () => this.db.pingCheck('database', { connection: this.dataSource, timeout: 3000 }),
+    ]);
   }
 }
