@@ -1,3 +1,4 @@
+import * as argon2 from 'argon2';
 import { JwtService } from '@nestjs/jwt';
 import { dictionary } from '@zxcvbn-ts/language-common';
 import { randomBytes } from 'node:crypto';
@@ -68,6 +69,36 @@ describe('auth (e2e)', () => {
       ]);
       expect(row.password_hash).toMatch(/^\$argon2id\$/);
       expect(row.password_hash).not.toContain(credentials.password);
+    });
+
+    it('replaces a hash made with older parameters at the next successful login, not at a failed one', async () => {
+      const credentials = newCredentials();
+      const res = await register(credentials).expect(201);
+      const hashOf = async () =>
+        (
+          await t.dataSource.query(`SELECT password_hash FROM users WHERE id = $1`, [res.body.id])
+        )[0].password_hash as string;
+      // What versions before 12 MiB / 3 passes stored.
+      const old = await argon2.hash(credentials.password, {
+        type: argon2.argon2id,
+        memoryCost: 19_456,
+        timeCost: 2,
+        parallelism: 1,
+      });
+      await t.dataSource.query(`UPDATE users SET password_hash = $1 WHERE id = $2`, [
+        old,
+        res.body.id,
+      ]);
+
+      await login(t, { ...credentials, password: `${credentials.password}-wrong` }).expect(401);
+      expect(await hashOf()).toBe(old);
+      await login(t, credentials).expect(200);
+      const current = await hashOf();
+      expect(current).toMatch(/^\$argon2id\$v=19\$m=12288,p=1,t=3\$/);
+      expect(await argon2.verify(current, credentials.password)).toBe(true);
+      // The next login verifies against the new hash and leaves it as it is.
+      await login(t, credentials).expect(200);
+      expect(await hashOf()).toBe(current);
     });
 
     it('answers 409 email_taken for an e-mail already registered, in any case or padding', async () => {

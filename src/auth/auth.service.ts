@@ -1,5 +1,5 @@
 import { toUserDto } from './user.mapper';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { badRequest, conflict, tooManyRequests, unauthorized } from '../common/api-error';
 import { ErrorCode } from '../common/error-codes';
@@ -21,6 +21,8 @@ export const REGISTER_PER_IP_PER_HOUR = 20;
 
 @Injectable()
 export class AuthService {
+  private readonly logger = new Logger(AuthService.name);
+
   constructor(
     private readonly users: UsersRepository,
     private readonly jwt: JwtService,
@@ -77,8 +79,22 @@ export class AuthService {
       throw unauthorized(ErrorCode.InvalidCredentials, 'Invalid e-mail or password');
     }
     await Promise.all([this.limits.release(pairKey), this.limits.release(ipKey)]);
+    if (this.passwords.needsRehash(user.passwordHash)) await this.rehash(user.id, password);
     const accessToken = await this.jwt.signAsync({ sub: user.id });
     return { accessToken, tokenType: 'Bearer', expiresIn: this.cfg.jwtExpiresIn };
+  }
+
+  /**
+   * The hash of a password that just verified, made again with the current
+   * parameters. Best effort: a busy queue or a failed write leaves the old
+   * hash, which still verifies, for the next login.
+   */
+  private async rehash(userId: string, password: string): Promise<void> {
+    try {
+      await this.users.updatePasswordHash(userId, await this.passwords.hash(password));
+    } catch (error) {
+      this.logger.warn(`Re-hashing a password failed: ${(error as Error).message}`);
+    }
   }
 
   async deleteAccount(userId: string): Promise<void> {

@@ -67,6 +67,10 @@ export class UsersRepository {
     });
   }
 
+  async updatePasswordHash(id: string, passwordHash: string): Promise<void> {
+    await this.users.update({ id }, { passwordHash });
+  }
+
   /** Devices, their secrets, events and nonces go with it (ON DELETE CASCADE). */
   async delete(id: string): Promise<void> {
     await this.users.delete({ id });

@@ -107,7 +107,7 @@ function passwordHashConcurrency(env: NodeJS.ProcessEnv): number {
 /**
  * The size of libuv's threadpool, for UV_THREADPOOL_SIZE when it is not set:
  * PASSWORD_HASH_CONCURRENCY, at least 2. argon2 hashes on that pool, and each
- * of its threads keeps the memory of the largest hash it ran (19 MiB, in the
+ * of its threads keeps the memory of the largest hash it ran (12 MiB, in the
  * C library's per-thread arena): libuv's default of 4 threads held ~80 MB
  * after a few logins even one at a time, and ran at most 4 hashes whatever
  * the concurrency said. Undefined when the setting is invalid (the start
