@@ -37,6 +37,29 @@ import { createTestApp, ON_POSTGRES, TestApp } from './app';
     expect(outside).toBe(true);
   });
 
+  it('leaves unanswered, without an error, a message that reaches it after it stopped', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dr-stopped-'));
+    try {
+      const db = await EmbeddedDatabase.start(dir);
+      // The adapter as a pg client drives it: one connection, its messages in order.
+      const connection = db.poolOptions.connection as NodeJS.EventEmitter & {
+        query(text: string): void;
+      };
+      const errors: unknown[] = [];
+      const answers: unknown[] = [];
+      connection.on('error', (e) => errors.push(e));
+      connection.on('message', (m) => answers.push(m));
+      await db.stop();
+      // A query its client queued just before the stop (a pool's last one, say).
+      connection.query('SELECT 1');
+      await new Promise((r) => setTimeout(r, 100));
+      expect(errors).toEqual([]);
+      expect(answers).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   describe('a new database from the built template', () => {
     let dir: string;
     let template: string;

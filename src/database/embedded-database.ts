@@ -20,6 +20,7 @@ const SYNC = 0x53;
 
 interface Session {
   readonly waitReady: Promise<void>;
+  readonly closed: boolean;
   execProtocolStream(message: Uint8Array, options?: object): Promise<unknown>;
 }
 
@@ -35,8 +36,16 @@ function yieldingSession(db: Session): Session {
   let midQuery = false;
   return {
     waitReady: db.waitReady,
+    get closed() {
+      return db.closed;
+    },
     async execProtocolStream(message, options) {
       if (!midQuery) await new Promise((resolve) => setImmediate(resolve));
+      // A message queued before the database was stopped, by a client that
+      // has ended meanwhile (the adapter has dropped its error listener):
+      // PGlite would throw, and the adapter would re-emit that as an error
+      // nobody listens to, which ends the process. Nothing answers it.
+      if (db.closed) return [];
       midQuery = message[0] !== QUERY && message[0] !== SYNC;
       return db.execProtocolStream(message, options);
     },
