@@ -6,6 +6,11 @@ import type { DataSource } from 'typeorm';
 import { PreparedStatements } from '../src/database/prepared-statement';
 import { DeviceCredentialsRepository } from '../src/device-auth/device-credentials.repository';
 import { DeviceKeyCache } from '../src/device-auth/device-key-cache';
+import {
+  MemoryRateLimitStore,
+  type RateLimitStore,
+  RedisRateLimitStore,
+} from '../src/common/rate-limit.store';
 import { NonceStore, PostgresNonceStore, RedisNonceStore } from '../src/device-auth/nonce-store';
 import { hmac } from '../src/device-auth/signing';
 import { Device } from '../src/devices/device.entity';
@@ -18,6 +23,8 @@ import { registerUser, TestUser } from './factories/users';
 import { REDIS_TEST_URL, requireServices } from './services';
 
 const TTL = 600;
+/** A client with no failures: admissions are never refused for the limit. */
+const NO_FAILURES = { key: 'test-client-without-failures', limit: 50 };
 const nonce = () => `n-${randomUUID()}`;
 // Asked once, when the suite is collected; absent: skipped with one line (a failure under CI=true).
 const withRedis = requireServices({ redis: REDIS_TEST_URL });
@@ -120,19 +127,24 @@ describe('device credentials', () => {
     (useRedis ? withRedis : describe)(`NonceStore.admit, nonces in ${name}`, () => {
       let redis: Redis | undefined;
       let store: NonceStore;
+      let limits: RateLimitStore;
       const prefix = `test:nonce:${randomUUID()}:`;
 
       beforeAll(async () => {
         if (useRedis) {
           redis = new Redis(REDIS_TEST_URL, { lazyConnect: true, maxRetriesPerRequest: 2 });
           await redis.connect();
-          store = new RedisNonceStore(redis, repo, prefix);
+          const redisLimits = new RedisRateLimitStore(redis, `${prefix}rl:`);
+          limits = redisLimits;
+          store = new RedisNonceStore(redis, repo, redisLimits, prefix);
         } else {
-          store = new PostgresNonceStore(repo);
+          limits = new MemoryRateLimitStore();
+          store = new PostgresNonceStore(repo, limits);
         }
       });
       afterAll(async () => {
         store?.close();
+        await limits?.close();
         if (redis) {
           const keys = await redis.keys(`${prefix}*`);
           if (keys.length > 0) await redis.del(...keys);
@@ -150,29 +162,55 @@ describe('device credentials', () => {
         const [secretId] = await secretIds(d.id);
         const n = nonce();
 
-        const first = await store.admit(d.id, secretId, n, TTL);
+        const first = await store.admit(d.id, secretId, n, TTL, NO_FAILURES);
         expect(first).toMatchObject({ outcome: 'ok', device: { id: d.id, name: d.name } });
         expect(await nonceUsed(d.id, n)).toBe(true);
-        expect(await store.admit(d.id, secretId, n, TTL)).toEqual({ outcome: 'replayed' });
+        expect(await store.admit(d.id, secretId, n, TTL, NO_FAILURES)).toEqual({
+          outcome: 'replayed',
+        });
       });
 
       it('release takes a nonce back: the same request is admitted again', async () => {
         const d = await createDevice(t, owner);
         const [secretId] = await secretIds(d.id);
         const n = nonce();
-        expect((await store.admit(d.id, secretId, n, TTL)).outcome).toBe('ok');
+        expect((await store.admit(d.id, secretId, n, TTL, NO_FAILURES)).outcome).toBe('ok');
 
         await store.release(d.id, n);
 
         expect(await nonceUsed(d.id, n)).toBe(false);
-        expect((await store.admit(d.id, secretId, n, TTL)).outcome).toBe('ok');
+        expect((await store.admit(d.id, secretId, n, TTL, NO_FAILURES)).outcome).toBe('ok');
+      });
+
+      it('refuses a client whose failure window is full without using the nonce, then admits it once the window is gone', async () => {
+        const d = await createDevice(t, owner);
+        const [secretId] = await secretIds(d.id);
+        const n = nonce();
+        const failures = { key: `test-client-${randomUUID()}`, limit: 3 };
+        for (let i = 0; i < 3; i++) await limits.hit(failures.key, 60);
+
+        const refused = await store.admit(d.id, secretId, n, TTL, failures);
+        expect(refused).toEqual({ outcome: 'limited', retryAfter: expect.any(Number) });
+        if (refused.outcome === 'limited') {
+          expect(refused.retryAfter).toBeGreaterThan(55);
+          expect(refused.retryAfter).toBeLessThanOrEqual(60);
+        }
+        expect(await nonceUsed(d.id, n)).toBe(false);
+        // Under the limit (one fewer failure), the same request is admitted.
+        expect((await store.admit(d.id, secretId, n, TTL, { ...failures, limit: 4 })).outcome).toBe(
+          'ok',
+        );
       });
 
       it('keeps nonces per device', async () => {
         const [a, b] = [await createDevice(t, owner), await createDevice(t, owner)];
         const n = nonce();
-        expect((await store.admit(a.id, (await secretIds(a.id))[0], n, TTL)).outcome).toBe('ok');
-        expect((await store.admit(b.id, (await secretIds(b.id))[0], n, TTL)).outcome).toBe('ok');
+        expect(
+          (await store.admit(a.id, (await secretIds(a.id))[0], n, TTL, NO_FAILURES)).outcome,
+        ).toBe('ok');
+        expect(
+          (await store.admit(b.id, (await secretIds(b.id))[0], n, TTL, NO_FAILURES)).outcome,
+        ).toBe('ok');
       });
 
       it('lets one nonce sent many times at once pass exactly once', async () => {
@@ -180,7 +218,7 @@ describe('device credentials', () => {
         const [secretId] = await secretIds(d.id);
         const n = nonce();
         const outcomes = await Promise.all(
-          Array.from({ length: 8 }, () => store.admit(d.id, secretId, n, TTL)),
+          Array.from({ length: 8 }, () => store.admit(d.id, secretId, n, TTL, NO_FAILURES)),
         );
         expect(outcomes.map((o) => o.outcome).sort()).toEqual([
           'ok',
@@ -194,7 +232,9 @@ describe('device credentials', () => {
         // Revoked behind the service's back: its secret rows are still there.
         await t.dataSource.query(`UPDATE devices SET revoked_at = now() WHERE id = $1`, [d.id]);
         const n = nonce();
-        expect(await store.admit(d.id, secretId, n, TTL)).toEqual({ outcome: 'not_live' });
+        expect(await store.admit(d.id, secretId, n, TTL, NO_FAILURES)).toEqual({
+          outcome: 'not_live',
+        });
         expect(await nonceUsed(d.id, n)).toBe(false);
       });
 
@@ -204,35 +244,41 @@ describe('device credentials', () => {
         await rotate(d, 0);
         const [current] = await secretIds(d.id);
         const n = nonce();
-        expect(await store.admit(d.id, old, n, TTL)).toEqual({ outcome: 'not_live' });
+        expect(await store.admit(d.id, old, n, TTL, NO_FAILURES)).toEqual({ outcome: 'not_live' });
         expect(await nonceUsed(d.id, n)).toBe(false);
-        expect((await store.admit(d.id, current, n, TTL)).outcome).toBe('ok');
+        expect((await store.admit(d.id, current, n, TTL, NO_FAILURES)).outcome).toBe('ok');
       });
 
       it('admits the previous secret within its grace, and refuses it once expired', async () => {
         const d = await createDevice(t, owner);
         const [previous] = await secretIds(d.id);
         await rotate(d, 600);
-        expect((await store.admit(d.id, previous, nonce(), TTL)).outcome).toBe('ok');
+        expect((await store.admit(d.id, previous, nonce(), TTL, NO_FAILURES)).outcome).toBe('ok');
         await t.dataSource.query(
           `UPDATE device_secrets SET expires_at = now() - interval '1 second' WHERE id = $1`,
           [previous],
         );
-        expect(await store.admit(d.id, previous, nonce(), TTL)).toEqual({ outcome: 'not_live' });
+        expect(await store.admit(d.id, previous, nonce(), TTL, NO_FAILURES)).toEqual({
+          outcome: 'not_live',
+        });
       });
 
       it("refuses another device's secret id", async () => {
         const [a, b] = [await createDevice(t, owner), await createDevice(t, owner)];
         const [secretOfB] = await secretIds(b.id);
-        expect(await store.admit(a.id, secretOfB, nonce(), TTL)).toEqual({ outcome: 'not_live' });
+        expect(await store.admit(a.id, secretOfB, nonce(), TTL, NO_FAILURES)).toEqual({
+          outcome: 'not_live',
+        });
       });
 
       it('refuses a deleted and an unknown device as not live', async () => {
         const d = await createDevice(t, owner);
         const [secretId] = await secretIds(d.id);
         await t.dataSource.query('DELETE FROM devices WHERE id = $1', [d.id]);
-        expect(await store.admit(d.id, secretId, nonce(), TTL)).toEqual({ outcome: 'not_live' });
-        expect(await store.admit(randomUUID(), randomUUID(), nonce(), TTL)).toEqual({
+        expect(await store.admit(d.id, secretId, nonce(), TTL, NO_FAILURES)).toEqual({
+          outcome: 'not_live',
+        });
+        expect(await store.admit(randomUUID(), randomUUID(), nonce(), TTL, NO_FAILURES)).toEqual({
           outcome: 'not_live',
         });
       });
@@ -242,19 +288,21 @@ describe('device credentials', () => {
           const d = await createDevice(t, owner);
           const [secretId] = await secretIds(d.id);
           const admissions = Array.from({ length: 6 }, () =>
-            store.admit(d.id, secretId, nonce(), TTL),
+            store.admit(d.id, secretId, nonce(), TTL, NO_FAILURES),
           );
           const deletion = t.dataSource.query('DELETE FROM devices WHERE id = $1', [d.id]);
           const outcomes = await Promise.all(admissions);
           await deletion;
           for (const o of outcomes) expect(['ok', 'not_live']).toContain(o.outcome);
-          expect((await store.admit(d.id, secretId, nonce(), TTL)).outcome).toBe('not_live');
+          expect((await store.admit(d.id, secretId, nonce(), TTL, NO_FAILURES)).outcome).toBe(
+            'not_live',
+          );
         }
       });
     });
 
   describe('PostgreSQL nonces', () => {
-    const store = () => new PostgresNonceStore(repo);
+    const store = () => new PostgresNonceStore(repo, new MemoryRateLimitStore());
 
     it('takes over an expired nonce that the purge has not removed yet', async () => {
       const d = await createDevice(t, owner);
@@ -262,14 +310,14 @@ describe('device credentials', () => {
       const n = nonce();
       const s = store();
       try {
-        expect((await s.admit(d.id, secretId, n, TTL)).outcome).toBe('ok');
+        expect((await s.admit(d.id, secretId, n, TTL, NO_FAILURES)).outcome).toBe('ok');
         await t.dataSource.query(
           `UPDATE device_nonces SET expires_at = now() - interval '1 second'
            WHERE device_id = $1 AND nonce = $2`,
           [d.id, n],
         );
-        expect((await s.admit(d.id, secretId, n, TTL)).outcome).toBe('ok');
-        expect(await s.admit(d.id, secretId, n, TTL)).toEqual({ outcome: 'replayed' });
+        expect((await s.admit(d.id, secretId, n, TTL, NO_FAILURES)).outcome).toBe('ok');
+        expect(await s.admit(d.id, secretId, n, TTL, NO_FAILURES)).toEqual({ outcome: 'replayed' });
       } finally {
         s.close();
       }

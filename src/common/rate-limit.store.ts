@@ -98,18 +98,28 @@ export class RedisRateLimitStore extends RateLimitStore {
   }
 
   async hit(key: string, windowSeconds: number): Promise<WindowCount> {
-    const [count, pttl] = await this.commands.rateLimitHit(this.prefix + key, windowSeconds * 1000);
-    return { count, retryAfter: Math.max(pttl, 0) / 1000 };
+    const [count, pttl] = await this.commands.rateLimitHit(this.keyOf(key), windowSeconds * 1000);
+    return { count, retryAfter: secondsLeft(pttl) };
   }
 
   async release(key: string): Promise<void> {
-    await this.commands.rateLimitRelease(this.prefix + key);
+    await this.commands.rateLimitRelease(this.keyOf(key));
   }
 
   async peek(key: string): Promise<WindowCount> {
-    const [count, pttl] = await this.commands.rateLimitPeek(this.prefix + key);
-    return { count, retryAfter: Math.max(pttl, 0) / 1000 };
+    const [count, pttl] = await this.commands.rateLimitPeek(this.keyOf(key));
+    return { count, retryAfter: secondsLeft(pttl) };
   }
+
+  /** The Redis key of `key`'s window, for a script that reads it with other keys. */
+  keyOf(key: string): string {
+    return this.prefix + key;
+  }
+}
+
+/** Seconds left of a window from its PTTL (negative: no window). */
+export function secondsLeft(pttl: number): number {
+  return Math.max(pttl, 0) / 1000;
 }
 
 /**

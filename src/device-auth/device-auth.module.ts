@@ -1,5 +1,6 @@
 import { Inject, Module, OnModuleDestroy } from '@nestjs/common';
 import type Redis from 'ioredis';
+import { RateLimitStore, RedisRateLimitStore } from '../common/rate-limit.store';
 import { REDIS } from '../common/redis';
 import { DevicesModule } from '../devices/devices.module';
 import { SecretChanges } from '../devices/secret-changes';
@@ -40,9 +41,15 @@ import { NonceStore, PostgresNonceStore, RedisNonceStore } from './nonce-store';
     },
     {
       provide: NonceStore,
-      inject: [REDIS, DeviceCredentialsRepository],
-      useFactory: (redis: Redis | null, credentials: DeviceCredentialsRepository) =>
-        redis ? new RedisNonceStore(redis, credentials) : new PostgresNonceStore(credentials),
+      inject: [REDIS, DeviceCredentialsRepository, RateLimitStore],
+      useFactory: (
+        redis: Redis | null,
+        credentials: DeviceCredentialsRepository,
+        limits: RateLimitStore,
+      ) =>
+        redis && limits instanceof RedisRateLimitStore
+          ? new RedisNonceStore(redis, credentials, limits)
+          : new PostgresNonceStore(credentials, limits),
     },
   ],
   exports: [

@@ -191,16 +191,21 @@ export class DeviceAuthService {
     // that the secret that verified is still live; whether failures from this
     // IP (on any instance) have reached the limit is asked at the same time,
     // so the latency is one round trip's. A request refused for the limit
-    // gives its nonce back.
+    // leaves its nonce unused.
     const deviceId = h.deviceId.toLowerCase();
-    const [window, admission] = await Promise.all([
-      this.limits.peek(limitKey(req.clientIp)),
-      this.nonces.admit(deviceId, secretId, h.nonce, this.cfg.nonceTtlSeconds),
-    ]);
-    if (window.count >= DEVICE_AUTH_FAILURES_PER_MINUTE) {
-      this.limited.remember(req.clientIp, window.retryAfter);
-      if (admission.outcome === 'ok') await this.nonces.release(deviceId, h.nonce);
-      throw rateLimited(window.retryAfter);
+    const admission = await this.nonces.admit(
+      deviceId,
+      secretId,
+      h.nonce,
+      this.cfg.nonceTtlSeconds,
+      {
+        key: limitKey(req.clientIp),
+        limit: DEVICE_AUTH_FAILURES_PER_MINUTE,
+      },
+    );
+    if (admission.outcome === 'limited') {
+      this.limited.remember(req.clientIp, admission.retryAfter);
+      throw rateLimited(admission.retryAfter);
     }
     if (admission.outcome === 'not_live') {
       // Revoked, deleted or rotated elsewhere: the held keys are stale.

@@ -52,7 +52,10 @@ describe('DeviceSignatureGuard: signed requests: the headers, their form and the
       expect(mark).toHaveBeenCalledWith(device.id);
       expect(findLiveSecrets).toHaveBeenCalledWith(device.id);
       const secretId = live.get(device.id)!.secrets[0].secretId;
-      expect(admit).toHaveBeenCalledWith(device.id, secretId, nonce, NONCE_TTL);
+      expect(admit).toHaveBeenCalledWith(device.id, secretId, nonce, NONCE_TTL, {
+        key: 'device-401:ip:10.0.0.1',
+        limit: 50,
+      });
       expect(nonceRecorded(device.id, nonce)).toBe(true);
     });
 

@@ -1,17 +1,32 @@
 import { Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
+import {
+  type RateLimitStore,
+  type RedisRateLimitStore,
+  secondsLeft,
+} from '../common/rate-limit.store';
 import type { DeviceCredentialsRepository, NonceAdmission } from './device-credentials.repository';
 
 export type { NonceAdmission } from './device-credentials.repository';
+
+/** The client's failure window (a RateLimitStore key): at `limit` failures, requests are refused. */
+export interface FailureLimit {
+  key: string;
+  limit: number;
+}
+
+/** NonceAdmission, or the client over its failure limit (the nonce left unused). */
+export type Admission = NonceAdmission | { outcome: 'limited'; retryAfter: number };
 
 /**
  * The last step of device authentication, after the signature verified
  * with the key of `secretId`: the database confirms that this very secret
  * is still live (so revocation, deletion and rotation act on the very next
  * request on every instance, whatever a key cache holds) and the nonce is
- * recorded for `ttlSeconds` across all instances. One round trip's latency,
- * and two concurrent requests with one nonce cannot both pass. A request
- * refused as not live does not use its nonce up.
+ * recorded for `ttlSeconds` across all instances; the client's failure
+ * window is read at the same time. One round trip's latency, and two
+ * concurrent requests with one nonce cannot both pass. A request refused as
+ * not live, or for the failure limit (answered 429), does not use its nonce up.
  */
 export abstract class NonceStore {
   abstract admit(
@@ -19,32 +34,54 @@ export abstract class NonceStore {
     secretId: string,
     nonce: string,
     ttlSeconds: number,
-  ): Promise<NonceAdmission>;
+    failures: FailureLimit,
+  ): Promise<Admission>;
 
-  /**
-   * Takes back a nonce that `admit` recorded for a request refused after all
-   * (its client IP turned out to be over the failure limit): a request
-   * answered 429 leaves its nonce unused, as one refused before verification.
-   */
+  /** Takes back a nonce that `admit` recorded for a request refused after all. */
   abstract release(deviceId: string, nonce: string): Promise<void>;
 
   close(): void {}
 }
 
+// The client's failure window, and the nonce by SET NX EX unless the window
+// has reached the limit: one command. KEYS: the nonce, the window; ARGV: the
+// nonce's TTL in seconds, the limit. Answers {set (1, 0, or -1: limited),
+// failures, the window's PTTL}.
+const ADMIT = `
+local failures = tonumber(redis.call('GET', KEYS[2]) or '0')
+local pttl = redis.call('PTTL', KEYS[2])
+if failures >= tonumber(ARGV[2]) then return {-1, failures, pttl} end
+local set = redis.call('SET', KEYS[1], '1', 'EX', ARGV[1], 'NX')
+return {set and 1 or 0, failures, pttl}`;
+
+interface AdmitCommand {
+  admitNonce(
+    nonceKey: string,
+    windowKey: string,
+    ttlSeconds: number,
+    limit: number,
+  ): Promise<[number, number, number]>;
+}
+
 /**
- * Redis: the nonce by SET NX EX and the liveness check in PostgreSQL, sent
- * at the same time. A nonce set for a request that turns out not live is
- * deleted again.
+ * Redis: one script reads the failure window and sets the nonce (SET NX EX)
+ * unless the window is full, while PostgreSQL checks liveness: both at the
+ * same time. A nonce set for a request that turns out not live is deleted
+ * again. The window is the one `limits` counts in, on the same Redis.
  */
 export class RedisNonceStore extends NonceStore {
   private readonly logger = new Logger('NonceStore');
+  private readonly commands: AdmitCommand;
 
   constructor(
     private readonly redis: Redis,
     private readonly credentials: DeviceCredentialsRepository,
+    private readonly limits: RedisRateLimitStore,
     private readonly prefix = 'dr:nonce:',
   ) {
     super();
+    redis.defineCommand('admitNonce', { numberOfKeys: 2, lua: ADMIT });
+    this.commands = redis as unknown as AdmitCommand;
   }
 
   async admit(
@@ -52,17 +89,20 @@ export class RedisNonceStore extends NonceStore {
     secretId: string,
     nonce: string,
     ttlSeconds: number,
-  ): Promise<NonceAdmission> {
+    failures: FailureLimit,
+  ): Promise<Admission> {
     const key = this.key(deviceId, nonce);
-    const [set, live] = await Promise.all([
-      this.redis.set(key, '1', 'EX', ttlSeconds, 'NX'),
+    const windowKey = this.limits.keyOf(failures.key);
+    const [[set, , pttl], live] = await Promise.all([
+      this.commands.admitNonce(key, windowKey, ttlSeconds, failures.limit),
       this.credentials.findLiveDevice(deviceId, secretId),
     ]);
+    if (set === -1) return { outcome: 'limited', retryAfter: secondsLeft(pttl) };
     if (!live) {
-      if (set === 'OK') await this.giveBack(key);
+      if (set === 1) await this.giveBack(key);
       return { outcome: 'not_live' };
     }
-    return set === 'OK' ? { outcome: 'ok', ...live } : { outcome: 'replayed' };
+    return set === 1 ? { outcome: 'ok', ...live } : { outcome: 'replayed' };
   }
 
   /** Only the request that set the key (NX) may take it back. */
@@ -86,8 +126,10 @@ export class RedisNonceStore extends NonceStore {
 
 /**
  * PostgreSQL: one statement checks the secret and inserts the nonce on the
- * (device_id, nonce) primary key (see DeviceCredentialsRepository). Rows go
- * with their device (FK cascade); expired ones are purged periodically.
+ * (device_id, nonce) primary key (see DeviceCredentialsRepository), while
+ * `limits` is asked for the failure window; a nonce recorded for a client
+ * that turns out to be over the limit is deleted again. Rows go with their
+ * device (FK cascade); expired ones are purged periodically.
  */
 export class PostgresNonceStore extends NonceStore {
   private readonly logger = new Logger('NonceStore');
@@ -95,19 +137,27 @@ export class PostgresNonceStore extends NonceStore {
 
   constructor(
     private readonly credentials: DeviceCredentialsRepository,
+    private readonly limits: RateLimitStore,
     purgeEverySeconds = 60,
   ) {
     super();
     this.purger = setInterval(() => void this.purge(), purgeEverySeconds * 1000).unref();
   }
 
-  admit(
+  async admit(
     deviceId: string,
     secretId: string,
     nonce: string,
     ttlSeconds: number,
-  ): Promise<NonceAdmission> {
-    return this.credentials.recordNonceIfLive(deviceId, secretId, nonce, ttlSeconds);
+    failures: FailureLimit,
+  ): Promise<Admission> {
+    const [window, admission] = await Promise.all([
+      this.limits.peek(failures.key),
+      this.credentials.recordNonceIfLive(deviceId, secretId, nonce, ttlSeconds),
+    ]);
+    if (window.count < failures.limit) return admission;
+    if (admission.outcome === 'ok') await this.release(deviceId, nonce);
+    return { outcome: 'limited', retryAfter: window.retryAfter };
   }
 
   async release(deviceId: string, nonce: string): Promise<void> {

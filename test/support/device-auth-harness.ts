@@ -3,7 +3,7 @@ import { Reflector } from '@nestjs/core';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ApiError } from '../../src/common/api-error';
 import { ErrorCode } from '../../src/common/error-codes';
-import { MemoryRateLimitStore } from '../../src/common/rate-limit.store';
+import { MemoryRateLimitStore, type RateLimitStore } from '../../src/common/rate-limit.store';
 import type { Device } from '../../src/devices/device.entity';
 import { SecretSealer } from '../../src/devices/secret-sealer';
 import { MetricsService } from '../../src/observability/metrics.service';
@@ -15,7 +15,12 @@ import { DeviceAuthService } from '../../src/device-auth/device-auth.service';
 import { DeviceKeyCache } from '../../src/device-auth/device-key-cache';
 import { DEVICE_SCOPES, DeviceSignatureGuard } from '../../src/device-auth/device-signature.guard';
 import type { LastSeenRecorder } from '../../src/device-auth/last-seen.recorder';
-import { NonceAdmission, NonceStore } from '../../src/device-auth/nonce-store';
+import {
+  type Admission,
+  type FailureLimit,
+  type NonceAdmission,
+  NonceStore,
+} from '../../src/device-auth/nonce-store';
 import { signRequest, SignOptions } from '../../src/device-auth/signing';
 import { rejected } from './thrown';
 
@@ -42,16 +47,27 @@ class MemoryNonceStore extends NonceStore {
   /** How far the database's clock is ahead of this process's (ms). */
   databaseClockAheadMs = 0;
 
-  constructor(private readonly live: LiveDevices) {
+  constructor(
+    private readonly live: LiveDevices,
+    private readonly limits: RateLimitStore,
+  ) {
     super();
   }
 
-  admit(
+  async admit(
     deviceId: string,
     secretId: string,
     nonce: string,
     _ttlSeconds: number,
-  ): Promise<NonceAdmission> {
+    failures: FailureLimit,
+  ): Promise<Admission> {
+    const window = await this.limits.peek(failures.key);
+    if (window.count >= failures.limit)
+      return { outcome: 'limited', retryAfter: window.retryAfter };
+    return this.record(deviceId, secretId, nonce);
+  }
+
+  private record(deviceId: string, secretId: string, nonce: string): Promise<NonceAdmission> {
     const entry = this.live.get(deviceId);
     if (!entry?.secrets.some((s) => s.secretId === secretId)) {
       return Promise.resolve({ outcome: 'not_live' });
@@ -172,10 +188,10 @@ export function deviceAuthHarness() {
   );
   const credentials = { findLiveSecrets } as unknown as DeviceCredentialsRepository;
   const keys = new DeviceKeyCache(credentials, sealer);
-  const nonces = new MemoryNonceStore(live);
+  const limits = new MemoryRateLimitStore();
+  const nonces = new MemoryNonceStore(live, limits);
   const mark = jest.fn();
   const lastSeen = { mark } as unknown as LastSeenRecorder;
-  const limits = new MemoryRateLimitStore();
   const metrics = new MetricsService();
   const service = new DeviceAuthService(keys, nonces, lastSeen, limits, metrics, {
     skewSeconds: SKEW,
