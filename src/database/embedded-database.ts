@@ -9,9 +9,10 @@ import { builtTemplate } from './embedded-template';
 const SHARED_BUFFERS = '16MB';
 /**
  * PGlite's WebAssembly runs on V8's baseline compiler only. Optimising its hot
- * functions as well cost ~40 MB of resident code and ~70 ms of start for no
- * throughput we could measure (20,000 upserts: 4.1 s either way). It is the
- * process's only WebAssembly, and the flag only acts on what is compiled next.
+ * functions as well cost ~40 MB of resident code and a quarter of a second of
+ * each start (restart to ready 1.5 → 1.2 s) for no throughput we could
+ * measure (20,000 upserts: 4.1 s either way). It is the process's only
+ * WebAssembly, and the flag only acts on what is compiled next.
  */
 const WASM_FLAGS = '--liftoff-only';
 /** Protocol message types: a simple query is one 'Q'; an extended one ends with 'S' (Sync). */
