@@ -170,18 +170,6 @@ describe('device credentials', () => {
         });
       });
 
-      it('release takes a nonce back: the same request is admitted again', async () => {
-        const d = await createDevice(t, owner);
-        const [secretId] = await secretIds(d.id);
-        const n = nonce();
-        expect((await store.admit(d.id, secretId, n, TTL, NO_FAILURES)).outcome).toBe('ok');
-
-        await store.release(d.id, n);
-
-        expect(await nonceUsed(d.id, n)).toBe(false);
-        expect((await store.admit(d.id, secretId, n, TTL, NO_FAILURES)).outcome).toBe('ok');
-      });
-
       it('refuses a client whose failure window is full without using the nonce, then admits it once the window is gone', async () => {
         const d = await createDevice(t, owner);
         const [secretId] = await secretIds(d.id);

@@ -37,9 +37,6 @@ export abstract class NonceStore {
     failures: FailureLimit,
   ): Promise<Admission>;
 
-  /** Takes back a nonce that `admit` recorded for a request refused after all. */
-  abstract release(deviceId: string, nonce: string): Promise<void>;
-
   close(): void {}
 }
 
@@ -105,15 +102,11 @@ export class RedisNonceStore extends NonceStore {
     return set === 1 ? { outcome: 'ok', ...live } : { outcome: 'replayed' };
   }
 
-  /** Only the request that set the key (NX) may take it back. */
-  release(deviceId: string, nonce: string): Promise<void> {
-    return this.giveBack(this.key(deviceId, nonce));
-  }
-
   private key(deviceId: string, nonce: string): string {
     return `${this.prefix}${deviceId}:${nonce}`;
   }
 
+  /** Only the request that set the key (NX) may take it back. */
   private async giveBack(key: string): Promise<void> {
     try {
       await this.redis.del(key);
@@ -160,7 +153,8 @@ export class PostgresNonceStore extends NonceStore {
     return { outcome: 'limited', retryAfter: window.retryAfter };
   }
 
-  async release(deviceId: string, nonce: string): Promise<void> {
+  /** Takes back the nonce `admit` recorded for a request it then refused. */
+  private async release(deviceId: string, nonce: string): Promise<void> {
     try {
       await this.credentials.releaseNonce(deviceId, nonce);
     } catch (error) {

@@ -81,11 +81,6 @@ class MemoryNonceStore extends NonceStore {
       checkedAt: new Date(Date.now() + this.databaseClockAheadMs),
     });
   }
-
-  release(deviceId: string, nonce: string): Promise<void> {
-    this.used.delete(`${deviceId}:${nonce}`);
-    return Promise.resolve();
-  }
 }
 
 export const SKEW = 300;
