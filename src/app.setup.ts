@@ -8,7 +8,7 @@ import { registerBodyParsers } from './common/body-parsers';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { ErrorCode } from './common/error-codes';
 import { clientErrorHandler, frameworkErrors, requireHost } from './common/low-level-errors';
-import { SECURITY_HEADERS } from './common/security-headers';
+import { securityHeadersFor } from './common/security-headers';
 import { appConfig } from './config/configuration';
 import { isDeviceRoute } from './device-auth/device-route';
 import {
@@ -45,6 +45,7 @@ export function createAdapter(
   options: { logDestination?: DestinationStream } = {},
 ): FastifyAdapter {
   const cfg = appConfig();
+  const logController = new RequestLogController();
   const adapter = new FastifyAdapter({
     bodyLimit: OWNER_BODY_LIMIT,
     trustProxy: trustProxyOption(cfg.trustProxy),
@@ -67,9 +68,12 @@ export function createAdapter(
     },
     loggerInstance: createLogger(cfg, options.logDestination),
     childLoggerFactory: requestChildLogger,
-    logController: new RequestLogController(),
+    logController,
     requestIdHeader: false,
     genReqId: requestIdOf,
+    // No Nest middleware here (Fastify hooks instead): without @fastify/middie
+    // no request pays its turn, and a middleware added by mistake fails the start.
+    skipMiddie: true,
   });
   const fastify = adapter.getInstance();
   // One hook rather than one per concern: each costs a turn of Fastify's hook runner.
@@ -82,12 +86,16 @@ export function createAdapter(
   });
   // Parsers run after routing, so the matched route's config is known.
   registerBodyParsers(fastify, (req) => isDeviceRoute(req.routeOptions.config));
+  logControllers.set(adapter, logController);
   return adapter;
 }
 
+/** Each adapter's log controller, for configureApp to hand the app's metrics to. */
+const logControllers = new WeakMap<object, RequestLogController>();
+
 /** What every answer carries, errors included: the request id and the security headers. */
 function stamp(request: FastifyRequest, reply: FastifyReply): void {
-  void reply.header(REQUEST_ID_HEADER, request.id).headers(SECURITY_HEADERS);
+  void reply.header(REQUEST_ID_HEADER, request.id).headers(securityHeadersFor(request.url));
 }
 
 /**
@@ -139,21 +147,18 @@ export function configureApp(app: NestFastifyApplication): void {
   app.useGlobalFilters(new AllExceptionsFilter());
   if (cfg.corsOrigins.length > 0) app.enableCors({ origin: cfg.corsOrigins });
 
-  const metrics = app.get(MetricsService);
-  app
-    .getHttpAdapter()
-    .getInstance()
-    .addHook('onResponse', (request, reply, done) => {
-      metrics.httpDuration.observe(
-        {
-          method: request.method,
-          route: request.routeOptions.url ?? 'unmatched',
-          status_code: reply.statusCode,
-        },
-        reply.elapsedTime / 1000,
-      );
-      done();
-    });
+  const { httpDuration } = app.get(MetricsService);
+  const logController = logControllers.get(app.getHttpAdapter());
+  if (!logController) throw new Error('configureApp needs an app made with createAdapter()');
+  logController.onCompleted = (request, reply, route) =>
+    httpDuration.observe(
+      {
+        method: request.method,
+        route: route ?? 'unmatched',
+        status_code: reply.statusCode,
+      },
+      reply.elapsedTime / 1000,
+    );
 
   setupDocs(app, () => buildOpenApiDocument(app));
 }

@@ -155,31 +155,58 @@ describe('request ids, security headers and the owner rate limit (e2e)', () => {
   });
 
   describe('security headers', () => {
-    it.each(answers)('are on a %s answer', async (_, send, status) => {
-      const res = await send();
-      expect(res.status).toBe(status);
-      expect(res.headers).toMatchObject({
-        'x-content-type-options': 'nosniff',
-        'x-frame-options': 'SAMEORIGIN',
-        'referrer-policy': 'no-referrer',
-        'cross-origin-opener-policy': 'same-origin',
-        'strict-transport-security': expect.stringMatching(/^max-age=\d+/),
-      });
-      const csp = res.headers['content-security-policy'] as string;
-      const directives = new Map(
-        csp.split(';').map((d) => {
+    const directivesOf = (res: request.Response) =>
+      new Map(
+        (res.headers['content-security-policy'] as string).split(';').map((d) => {
           const [name, ...values] = d.trim().split(/\s+/);
           return [name, values] as const;
         }),
       );
-      expect(directives.get('default-src')).toEqual(["'self'"]);
-      // No inline or foreign script, not even on /docs.
-      expect(directives.get('script-src')).toEqual(["'self'"]);
-      expect(directives.get('script-src-attr')).toEqual(["'none'"]);
-      expect(directives.get('object-src')).toEqual(["'none'"]);
-      // Plain HTTP behind a TLS proxy, or on a private address, must still load /docs.
-      expect(directives.has('upgrade-insecure-requests')).toBe(false);
-    });
+
+    it.each(answers.filter(([name]) => name !== 'the Swagger UI'))(
+      'are on a %s answer: the strict set of a JSON API',
+      async (_, send, status) => {
+        const res = await send();
+        expect(res.status).toBe(status);
+        expect(res.headers).toMatchObject({
+          'x-content-type-options': 'nosniff',
+          'cross-origin-resource-policy': 'same-origin',
+          'strict-transport-security': expect.stringMatching(/^max-age=\d+/),
+        });
+        // Nothing may load, run or frame an answer that is only ever data.
+        expect([...directivesOf(res)]).toEqual([
+          ['default-src', ["'none'"]],
+          ['frame-ancestors', ["'none'"]],
+        ]);
+        // Headers that act only on pages are left off.
+        for (const name of ['x-frame-options', 'cross-origin-opener-policy', 'x-xss-protection']) {
+          expect(res.headers[name]).toBeUndefined();
+        }
+      },
+    );
+
+    it.each(['/docs', '/docs/swagger-ui.css', '/docs-json', '/docs/nothing-here'])(
+      "are helmet's page set on %s, under which Swagger UI runs",
+      async (path) => {
+        const res = await request(t.server).get(path);
+        expect(res.headers).toMatchObject({
+          'x-content-type-options': 'nosniff',
+          'x-frame-options': 'SAMEORIGIN',
+          'referrer-policy': 'no-referrer',
+          'cross-origin-opener-policy': 'same-origin',
+          'cross-origin-resource-policy': 'same-origin',
+          'strict-transport-security': expect.stringMatching(/^max-age=\d+/),
+        });
+        const directives = directivesOf(res);
+        expect(directives.get('default-src')).toEqual(["'self'"]);
+        // No inline or foreign script, not even on /docs.
+        expect(directives.get('script-src')).toEqual(["'self'"]);
+        expect(directives.get('script-src-attr')).toEqual(["'none'"]);
+        expect(directives.get('object-src')).toEqual(["'none'"]);
+        // Plain HTTP behind a TLS proxy, or on a private address, must still load /docs.
+        expect(directives.has('upgrade-insecure-requests')).toBe(false);
+      },
+    );
   });
 
   describe('OWNER_REQUESTS_PER_MINUTE', () => {

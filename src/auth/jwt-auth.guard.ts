@@ -24,12 +24,34 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
     super();
   }
 
-  override async canActivate(context: ExecutionContext): Promise<boolean> {
-    const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
-    if (isPublic) return true;
+  /**
+   * Whether each route is @Public(), by controller and handler, read once:
+   * decorators are fixed when the class is defined, and reflect-metadata walks
+   * prototype chains on every lookup.
+   */
+  private readonly publicRoutes = new WeakMap<object, WeakMap<object, boolean>>();
+
+  /** Synchronous on public routes: they skip the promise an async guard costs on each request. */
+  override canActivate(context: ExecutionContext): boolean | Promise<boolean> {
+    return this.isPublic(context) || this.authenticate(context);
+  }
+
+  private isPublic(context: ExecutionContext): boolean {
+    const controller = context.getClass();
+    const handler = context.getHandler();
+    let handlers = this.publicRoutes.get(controller);
+    if (!handlers) this.publicRoutes.set(controller, (handlers = new WeakMap()));
+    let isPublic = handlers.get(handler);
+    if (isPublic === undefined) {
+      isPublic =
+        this.reflector.getAllAndOverride<boolean | undefined>(IS_PUBLIC, [handler, controller]) ===
+        true;
+      handlers.set(handler, isPublic);
+    }
+    return isPublic;
+  }
+
+  private async authenticate(context: ExecutionContext): Promise<boolean> {
     await super.canActivate(context);
     const user = context.switchToHttp().getRequest<{ user: AuthUser }>().user;
     const { count, retryAfter } = await this.limits.hit(`owner:${user.id}`, 60);

@@ -4,10 +4,10 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { errorBody } from './all-exceptions.filter';
 import { ErrorCode } from './error-codes';
-import { SECURITY_HEADERS } from './security-headers';
+import { API_SECURITY_HEADERS } from './security-headers';
 
 // No request was parsed, so no id came with it: the answer gets a new one.
-const STATIC_HEADERS = Object.entries(SECURITY_HEADERS)
+const STATIC_HEADERS = Object.entries(API_SECURITY_HEADERS)
   .map(([name, value]) => `${name}: ${value}\r\n`)
   .join('');
 

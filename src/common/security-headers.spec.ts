@@ -1,9 +1,13 @@
-import { securityHeaders } from './security-headers';
+import {
+  API_SECURITY_HEADERS,
+  DOCUMENT_SECURITY_HEADERS,
+  securityHeaders,
+  securityHeadersFor,
+} from './security-headers';
 
-describe('securityHeaders', () => {
-  it("are helmet's, with a CSP that allows scripts from this origin only and never upgrades requests", () => {
-    const headers = securityHeaders();
-    expect(headers).toMatchObject({
+describe('security headers', () => {
+  it("on /docs are helmet's, with a CSP that allows scripts from this origin only and never upgrades requests", () => {
+    expect(DOCUMENT_SECURITY_HEADERS).toMatchObject({
       'x-content-type-options': 'nosniff',
       'x-frame-options': 'SAMEORIGIN',
       'referrer-policy': 'no-referrer',
@@ -11,11 +15,32 @@ describe('securityHeaders', () => {
       'cross-origin-opener-policy': 'same-origin',
       'cross-origin-resource-policy': 'same-origin',
     });
-    const csp = headers['content-security-policy'].split(';');
+    const csp = DOCUMENT_SECURITY_HEADERS['content-security-policy'].split(';');
     expect(csp).toEqual(
       expect.arrayContaining(["default-src 'self'", "script-src 'self'", "object-src 'none'"]),
     );
     expect(csp.some((d) => d.startsWith('upgrade-insecure-requests'))).toBe(false);
+  });
+
+  it('on JSON answers allow nothing to load, run or frame them, and leave page-only headers off', () => {
+    expect(API_SECURITY_HEADERS).toEqual({
+      'content-security-policy': "default-src 'none';frame-ancestors 'none'",
+      'cross-origin-resource-policy': 'same-origin',
+      'strict-transport-security': 'max-age=31536000; includeSubDomains',
+      'x-content-type-options': 'nosniff',
+    });
+  });
+
+  it.each([
+    ['/docs', DOCUMENT_SECURITY_HEADERS],
+    ['/docs/', DOCUMENT_SECURITY_HEADERS],
+    ['/docs/swagger-ui-bundle.js', DOCUMENT_SECURITY_HEADERS],
+    ['/docs-json', DOCUMENT_SECURITY_HEADERS],
+    ['/api/v1/devices', API_SECURITY_HEADERS],
+    ['/health/live', API_SECURITY_HEADERS],
+    ['/api/v1/docs', API_SECURITY_HEADERS],
+  ])('for %s are the right set', (url, expected) => {
+    expect(securityHeadersFor(url)).toBe(expected);
   });
 
   it('follow the options they are given', () => {
