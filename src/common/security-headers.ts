@@ -62,6 +62,8 @@ export const DOCUMENT_SECURITY_HEADERS: Readonly<Record<string, string>> =
 export const API_SECURITY_HEADERS: Readonly<Record<string, string>> = securityHeaders(API_OPTIONS);
 
 /** /docs, /docs/…, /docs-json and /docs-yaml: what Swagger UI loads. */
+const DOCS = /^\/docs(?:$|[/?]|-json|-yaml)/;
+
 export function securityHeadersFor(url: string): Readonly<Record<string, string>> {
-  return url.startsWith('/docs') ? DOCUMENT_SECURITY_HEADERS : API_SECURITY_HEADERS;
+  return DOCS.test(url) ? DOCUMENT_SECURITY_HEADERS : API_SECURITY_HEADERS;
 }
