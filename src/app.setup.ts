@@ -152,11 +152,9 @@ export function configureApp(app: NestFastifyApplication): void {
   if (!logController) throw new Error('configureApp needs an app made with createAdapter()');
   logController.onCompleted = (request, reply, route) =>
     httpDuration.observe(
-      {
-        method: request.method,
-        route: route ?? 'unmatched',
-        status_code: reply.statusCode,
-      },
+      request.method,
+      route ?? 'unmatched',
+      reply.statusCode,
       reply.elapsedTime / 1000,
     );
 

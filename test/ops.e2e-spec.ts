@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { createTestApp, TestApp } from './app';
 import { createDevice, DEVICE_KEYS } from './factories/devices';
@@ -172,6 +173,39 @@ describe('operations: health, OpenAPI, metrics (e2e)', () => {
         counter(before, 'devices_revoked_total') + 1,
       );
       expect(after).toContain('# TYPE http_request_duration_seconds histogram');
+    });
+
+    it('records the duration of each answer by method, route pattern and status code', async () => {
+      const series = (method: string, route: string, status: number) =>
+        `http_request_duration_seconds_count{method="${method}",route="${route}",status_code="${status}"}`;
+      const count = (text: string, name: string) => {
+        const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+        return line ? Number(line.slice(name.length + 1)) : 0;
+      };
+      const live = series('GET', '/health/live', 200);
+      const device = series('GET', '/api/v1/devices/:id', 401);
+      const unmatched = series('GET', 'unmatched', 404);
+      const before = await scrape();
+
+      await request(t.server).get('/health/live?probe=1').expect(200);
+      await request(t.server).get('/health/live').expect(200);
+      await request(t.server).get(`/api/v1/devices/${randomUUID()}`).expect(401);
+      await request(t.server).get('/no/such/route').expect(404);
+
+      const after = await scrape();
+      expect(count(after, live)).toBe(count(before, live) + 2);
+      expect(count(after, device)).toBe(count(before, device) + 1);
+      expect(count(after, unmatched)).toBe(count(before, unmatched) + 1);
+      // Cumulative buckets: the +Inf bucket is the count.
+      const inf = live.replace('_count{', '_bucket{le="+Inf",');
+      expect(count(after, inf)).toBe(count(after, live));
+      expect(
+        Number(
+          /^http_request_duration_seconds_sum\{method="GET",route="\/health\/live",status_code="200"\} (\S+)$/m.exec(
+            after,
+          )?.[1],
+        ),
+      ).toBeGreaterThan(0);
     });
   });
 });

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
+import { RequestDurationHistogram } from './request-duration.histogram';
 
 /** Prometheus metrics of this instance (its own registry, so several instances can share a process). */
 @Injectable()
@@ -25,15 +26,10 @@ export class MetricsService {
     registers: [this.registry],
   });
 
-  readonly httpDuration = new Histogram({
-    name: 'http_request_duration_seconds',
-    help: 'HTTP request duration by method, route and status code',
-    labelNames: ['method', 'route', 'status_code'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [this.registry],
-  });
+  readonly httpDuration = new RequestDurationHistogram();
 
   constructor() {
+    this.registry.registerMetric(this.httpDuration.asMetric());
     collectDefaultMetrics({ register: this.registry });
   }
 }
