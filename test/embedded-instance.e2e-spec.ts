@@ -27,11 +27,12 @@ function freePort(): Promise<number> {
   });
 }
 
-async function start(dataDir: string): Promise<Instance> {
+async function start(dataDir: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<Instance> {
   const port = await freePort();
   const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, PORT: String(port) };
   for (const name of ['DATABASE_URL', 'REDIS_URL', 'NODE_ENV', 'TRUST_PROXY']) delete env[name];
   env.LOG_LEVEL = 'warn';
+  Object.assign(env, extraEnv);
   const child = spawn(process.execPath, ['dist/main.js'], { cwd: ROOT, env });
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
@@ -135,6 +136,29 @@ describe('embedded DATA_DIR: one instance at a time (built service)', () => {
     expect(await restarted.exited).toBe(0);
     expect(readdirSync(dataDir).filter((f) => f.endsWith('.lock'))).toEqual([]);
   }, 180_000);
+
+  it('runs from its bundle: no package the bundle holds is loaded again from node_modules', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dr-instance-modules-'));
+    // Node names every module it loads (NODE_DEBUG=module, on standard error).
+    const instance = await start(dir, { NODE_DEBUG: 'module' });
+    running.push(instance);
+    try {
+      await ready(instance);
+      const loaded = [...instance.output().matchAll(/^MODULE \d+: load "([^"]+)"/gm)].map(
+        ([, file]) => file,
+      );
+      // What the bundle keeps out (scripts/bundle.js) comes from node_modules…
+      expect(loaded).toContainEqual(expect.stringMatching(/node_modules\/@electric-sql\/pglite\//));
+      // …but nothing it holds: a second copy of TypeORM or pg was once loaded
+      // at each start by look-ups the bundler cannot follow.
+      const bundled = /node_modules\/(typeorm|pg|@nestjs\/[^/]+|fastify|class-validator)\//;
+      expect(loaded.filter((file) => bundled.test(file))).toEqual([]);
+    } finally {
+      instance.child.kill('SIGTERM');
+      await instance.exited;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it('serves Swagger UI scripts that run in a page as built (signing script, then the init script)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dr-instance-docs-'));

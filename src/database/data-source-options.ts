@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { User } from '../auth/user.entity';
 import { DeviceNonce } from '../device-auth/device-nonce.entity';
@@ -41,6 +42,10 @@ export function dataSourceOptions(
   return {
     type: 'postgres',
     url,
+    // The pg this code imports (ClosingOnTimeoutClient extends its Client):
+    // left to itself TypeORM would require its own at run time, which in the
+    // bundled service is a second copy of pg loaded from node_modules.
+    driver: pg,
     entities,
     migrations,
     migrationsRun: true,
