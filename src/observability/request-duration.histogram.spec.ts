@@ -61,6 +61,13 @@ describe('RequestDurationHistogram', () => {
     expect(await ours.getMetricsAsJSON()).toEqual(expected);
   });
 
+  it('leaves out a duration that is not a finite number (prom-client would throw)', async () => {
+    const { ours, reference, durations } = both(observations);
+    durations.observe('GET', '/health/live', 200, Number.NaN);
+    durations.observe('GET', '/health/live', 200, Number.POSITIVE_INFINITY);
+    expect(await ours.metrics()).toBe(await reference.metrics());
+  });
+
   it('starts again from nothing when the registry resets its metrics', async () => {
     const { ours, durations } = both(observations);
     ours.resetMetrics();

@@ -36,6 +36,8 @@ export class RequestDurationHistogram {
   private series = new Map<string, Map<string, Map<number, Series>>>();
 
   observe(method: string, route: string, statusCode: number, seconds: number): void {
+    // prom-client throws on these; a request's answer must not.
+    if (!Number.isFinite(seconds)) return;
     let byMethod = this.series.get(route);
     if (byMethod === undefined) this.series.set(route, (byMethod = new Map()));
     let byStatus = byMethod.get(method);
