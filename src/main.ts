@@ -1,5 +1,4 @@
 import 'reflect-metadata';
-import { setFlagsFromString } from 'node:v8';
 import { NestFactory } from '@nestjs/core';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module';
@@ -7,16 +6,13 @@ import { APP_OPTIONS, configureApp, createAdapter } from './app.setup';
 import { appConfig, threadpoolSize } from './config/configuration';
 import { ConfigError } from './config/env';
 import { BootstrapLogger } from './observability/bootstrap-logger';
+import { setServiceV8Flags } from './v8-flags';
 
 // Before anything uses libuv's threadpool, which sizes itself once.
 const poolSize = threadpoolSize(process.env);
 if (poolSize) process.env.UV_THREADPOOL_SIZE = poolSize;
 
-// V8 lets the old generation grow to several times what is live before a full
-// collection; under signed load that is ~130 MB of garbage over ~45 MB live.
-// Collecting once it has grown by a fifth holds the heap near what is live
-// (peak RSS on PostgreSQL 289 → ~200 MB in `npm run bench`, no throughput lost).
-setFlagsFromString('--heap-growing-percent=20');
+setServiceV8Flags();
 
 const bootLogger = new BootstrapLogger();
 
@@ -44,14 +40,23 @@ async function bootstrap(): Promise<void> {
   await app.listen(appConfig().port, '0.0.0.0');
 }
 
-bootstrap().catch((error: unknown) => {
-  const message = error instanceof Error ? error.message : String(error);
-  if (error instanceof ConfigError) {
-    // A configuration error names its variable; LOG_LEVEL itself may be the wrong one.
-    process.stderr.write(`${message}\n`);
-  } else {
-    bootLogger.fatal(`Start-up failed: ${message}`, 'Bootstrap');
-    process.stderr.write(`Start-up failed: ${message}\n`);
-  }
-  process.exit(1);
-});
+/**
+ * Starts the service; resolves once it listens. A failed start is logged and
+ * ends the process with 1. The bundle's launcher (src/launcher.ts) calls it;
+ * run directly (`nest start`), this file calls it itself.
+ */
+export function start(): Promise<void> {
+  return bootstrap().catch((error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    if (error instanceof ConfigError) {
+      // A configuration error names its variable; LOG_LEVEL itself may be the wrong one.
+      process.stderr.write(`${message}\n`);
+    } else {
+      bootLogger.fatal(`Start-up failed: ${message}`, 'Bootstrap');
+      process.stderr.write(`Start-up failed: ${message}\n`);
+    }
+    process.exit(1);
+  });
+}
+
+if (require.main === module) void start();

@@ -15,7 +15,7 @@ import { createTestApp, ON_POSTGRES, TestApp } from './app';
 
   it('runs with small shared buffers: PGlite’s 128 MB default would all be resident', async () => {
     const [{ shared_buffers }] = await t.dataSource.query('SHOW shared_buffers');
-    expect(shared_buffers).toBe('16MB');
+    expect(shared_buffers).toBe('4MB');
   });
 
   it('keeps a transaction to itself: a concurrent query waits for its COMMIT', async () => {

@@ -1,9 +1,18 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { runInNewContext } from 'node:vm';
 
 // The built service (dist/) as separate processes on one embedded DATA_DIR:
@@ -159,6 +168,48 @@ describe('embedded DATA_DIR: one instance at a time (built service)', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it('starts from the code cache that a finished start wrote; a cache that does not fit is written anew', async () => {
+    const dist = join(ROOT, 'dist');
+    const caches = () => readdirSync(dist).filter((f) => /^service\.[0-9a-f]{16}\.cache$/.test(f));
+    // Read as Latin-1 by the launcher: one character beyond ASCII would corrupt it.
+    expect(readFileSync(join(dist, 'service.js')).some((byte) => byte > 0x7f)).toBe(false);
+    for (const file of caches()) rmSync(join(dist, file));
+    const dir = mkdtempSync(join(tmpdir(), 'dr-instance-cache-'));
+    type Stat = { size: number; mtimeMs: number } | undefined;
+    const run = async (untilCacheIs: (stat: Stat) => boolean, waitMs = 15_000) => {
+      const instance = await start(dir);
+      running.push(instance);
+      try {
+        await ready(instance);
+        const deadline = Date.now() + waitMs;
+        while (!untilCacheIs(cacheStat()) && Date.now() < deadline) await sleep(100);
+        // Still there, and serving, whatever happened to the cache.
+        expect((await fetch(`${instance.base}/health/live`)).status).toBe(200);
+      } finally {
+        instance.child.kill('SIGTERM');
+        expect(await instance.exited).toBe(0);
+      }
+      return cacheStat();
+    };
+    const cacheStat = () => {
+      const [file] = caches();
+      return file ? statSync(join(dist, file)) : undefined;
+    };
+    try {
+      const written = await run((stat) => stat !== undefined && stat.size > 1_000_000);
+      expect(caches()).toHaveLength(1);
+      // A start that takes it does not write it again.
+      const taken = await run(() => false, 2_000);
+      expect(taken?.mtimeMs).toBe(written?.mtimeMs);
+      // One that V8 refuses is compiled as usual and replaced.
+      writeFileSync(join(dist, caches()[0]), 'not a code cache');
+      const rewritten = await run((stat) => stat !== undefined && stat.size > 1_000_000);
+      expect(rewritten!.mtimeMs).toBeGreaterThan(taken!.mtimeMs);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
 
   it('serves Swagger UI scripts that run in a page as built (signing script, then the init script)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dr-instance-docs-'));

@@ -5,16 +5,9 @@ import { setFlagsFromString } from 'node:v8';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { lockDataDir } from './data-dir-lock';
 import { builtTemplate } from './embedded-template';
+import { LIFTOFF_ONLY } from '../v8-flags';
 
-const SHARED_BUFFERS = '16MB';
-/**
- * PGlite's WebAssembly runs on V8's baseline compiler only. Optimising its hot
- * functions as well cost ~40 MB of resident code and a quarter of a second of
- * each start (restart to ready 1.5 → 1.2 s) for no throughput we could
- * measure (20,000 upserts: 4.1 s either way). It is the process's only
- * WebAssembly, and the flag only acts on what is compiled next.
- */
-const WASM_FLAGS = '--liftoff-only';
+const SHARED_BUFFERS = '4MB';
 /** Protocol message types: a simple query is one 'Q'; an extended one ends with 'S' (Sync). */
 const QUERY = 0x51;
 const SYNC = 0x53;
@@ -78,7 +71,8 @@ export class EmbeddedDatabase {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const unlock = lockDataDir(dataDir);
     try {
-      setFlagsFromString(WASM_FLAGS);
+      // Already set when the launcher runs the bundle; unbundled (tests, `nest start`) here.
+      setFlagsFromString(LIFTOFF_ONLY);
       // Loaded on demand: a PostgreSQL deployment never pays for them.
       const { PGlite } = await import('@electric-sql/pglite');
       const { createPgConfig } = await import('@electric-sql/pglite/node-postgres');
@@ -88,8 +82,9 @@ export class EmbeddedDatabase {
       if (copied) cpSync(copied, dir, { recursive: true });
       const db = await PGlite.create(dir, {
         // PostgreSQL touches all of shared_buffers at start: PGlite's 128 MB
-        // default cost ~140 MB of resident memory. A registry's working set is
-        // a few MB, and the operating system caches the files besides.
+        // default cost ~140 MB of resident memory, and 16 MB still 50 ms of
+        // each start. A registry's working set is a few MB, and the operating
+        // system caches the files besides.
         startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${SHARED_BUFFERS}`],
       });
       EmbeddedDatabase.logger.log(
