@@ -18,15 +18,16 @@ const ROOT = join(__dirname, '..');
 /**
  * Loaded at run time from node_modules, not bundled: packages that read files
  * beside their own code (PGlite's WebAssembly, Swagger UI's assets, argon2's
- * native addon, pino's worker transports), and the optional packages NestJS
- * and pg try to load, which this service does not install.
+ * native addon), pino-pretty, which only a pretty log format loads, and the
+ * optional packages NestJS and pg try to load, which this service does not
+ * install. pino is bundled: only its worker transports, which the service
+ * does not use, would look for files of its own.
  */
 const EXTERNAL = [
   '@electric-sql/pglite',
   '@fastify/static',
   'argon2',
   'ioredis',
-  'pino',
   'pino-pretty',
   'swagger-ui-dist',
   'pg-native',

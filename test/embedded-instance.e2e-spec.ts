@@ -160,8 +160,27 @@ describe('embedded DATA_DIR: one instance at a time (built service)', () => {
       expect(loaded).toContainEqual(expect.stringMatching(/node_modules\/@electric-sql\/pglite\//));
       // …but nothing it holds: a second copy of TypeORM or pg was once loaded
       // at each start by look-ups the bundler cannot follow.
-      const bundled = /node_modules\/(typeorm|pg|@nestjs\/[^/]+|fastify|class-validator)\//;
+      const bundled = /node_modules\/(typeorm|pg|@nestjs\/[^/]+|fastify|class-validator|pino)\//;
       expect(loaded.filter((file) => bundled.test(file))).toEqual([]);
+      // Only a pretty log format needs pino-pretty (here: JSON, not a terminal).
+      expect(loaded.filter((file) => file.includes('node_modules/pino-pretty/'))).toEqual([]);
+    } finally {
+      instance.child.kill('SIGTERM');
+      await instance.exited;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('writes pretty lines from its bundle when LOG_FORMAT=pretty (pino-pretty, loaded only then)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dr-instance-pretty-'));
+    const instance = await start(dir, { LOG_FORMAT: 'pretty', LOG_LEVEL: 'info' });
+    running.push(instance);
+    try {
+      await ready(instance);
+      expect(instance.output()).toMatch(
+        /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO.*Nest application successfully started/m,
+      );
+      expect(instance.output()).not.toMatch(/^\{"level"/m);
     } finally {
       instance.child.kill('SIGTERM');
       await instance.exited;
