@@ -65,23 +65,53 @@ const typeormCompat = {
 };
 
 /**
+ * A package's module with some of its text replaced, at bundle time; the
+ * build fails when a text is no longer there (the package changed).
+ */
+function patch(name, filter, replacements) {
+  return {
+    name,
+    setup(build) {
+      build.onLoad({ filter }, (args) => {
+        let contents = readFileSync(args.path, 'utf8');
+        for (const [from, to] of replacements) {
+          const before = contents;
+          contents = contents.replace(from, to);
+          if (contents === before)
+            throw new Error(`${args.path} has changed: see ${name} in scripts/bundle.js`);
+        }
+        return { contents, loader: 'js' };
+      });
+    },
+  };
+}
+
+/**
  * pg asks once it loads whether it runs on Cloudflare Workers; where there is
  * no `navigator` (Node 20) by making a fetch `Response`, which has Node load
  * its whole fetch implementation for nothing: ~35 ms of every start. The
  * service runs on Node only.
  */
-const pgStream = {
-  name: 'pg-stream',
-  setup(build) {
-    build.onLoad({ filter: /[\\/]node_modules[\\/]pg[\\/]lib[\\/]stream\.js$/ }, (args) => {
-      const source = readFileSync(args.path, 'utf8');
-      const contents = source.replace('if (isCloudflareRuntime()) {', 'if (false) {');
-      if (contents === source)
-        throw new Error(`${args.path} has changed: see pgStream in scripts/bundle.js`);
-      return { contents, loader: 'js' };
-    });
-  },
-};
+const pgStream = patch('pg-stream', /[\\/]node_modules[\\/]pg[\\/]lib[\\/]stream\.js$/, [
+  ['if (isCloudflareRuntime()) {', 'if (false) {'],
+]);
+
+/**
+ * NestJS's console loggers each make an `Intl.DateTimeFormat` when they load,
+ * for timestamps they print; the first costs ~20 ms (Node loads ICU's locale
+ * data). The service logs through pino, so they are made when first used.
+ */
+const nestLoggerClock = patch(
+  'nest-logger-clock',
+  /[\\/]node_modules[\\/]@nestjs[\\/]common[\\/]services[\\/](console-)?logger\.service\.js$/,
+  [
+    [
+      /const dateTimeFormatter = new Intl\.DateTimeFormat\(undefined, (\{[^}]*\})\);/,
+      'let madeDateTimeFormatter;\nconst dateTimeFormatter = { format: (date) => ' +
+        '(madeDateTimeFormatter ??= new Intl.DateTimeFormat(undefined, $1)).format(date) };',
+    ],
+  ],
+);
 
 /**
  * Every character outside ASCII as a \\u escape. esbuild escapes them in
@@ -123,7 +153,7 @@ async function main() {
     define: { 'import.meta.url': '__bundleUrl', 'import.meta.resolve': 'require.resolve' },
     minifyWhitespace: true,
     minifySyntax: true,
-    plugins: [typeormCompat, pgStream],
+    plugins: [typeormCompat, pgStream, nestLoggerClock],
     logLevel: 'warning',
   });
   const code = ascii(service.outputFiles[0].text);
