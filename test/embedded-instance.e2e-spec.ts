@@ -89,9 +89,30 @@ async function ready(instance: Instance): Promise<void> {
   throw new Error(`the service did not become ready:\n${instance.output()}`);
 }
 
+/** Every instance the tests start; those still running are killed after them. */
+const running: Instance[] = [];
+
+/** Runs `use` on a ready instance with a new DATA_DIR of its own, then stops it and removes the directory. */
+async function withInstance(
+  prefix: string,
+  env: NodeJS.ProcessEnv,
+  use: (instance: Instance) => Promise<void>,
+): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const instance = await start(dir, env);
+  running.push(instance);
+  try {
+    await ready(instance);
+    await use(instance);
+  } finally {
+    instance.child.kill('SIGTERM');
+    await instance.exited;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('embedded DATA_DIR: one instance at a time (built service)', () => {
   let dataDir: string;
-  const running: Instance[] = [];
 
   beforeAll(() => {
     // dist/ as `npm start` would run it: built when missing or older than src/.
@@ -147,12 +168,8 @@ describe('embedded DATA_DIR: one instance at a time (built service)', () => {
   }, 180_000);
 
   it('runs from its bundle: no package the bundle holds is loaded again from node_modules', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dr-instance-modules-'));
     // Node names every module it loads (NODE_DEBUG=module, on standard error).
-    const instance = await start(dir, { NODE_DEBUG: 'module' });
-    running.push(instance);
-    try {
-      await ready(instance);
+    await withInstance('dr-instance-modules-', { NODE_DEBUG: 'module' }, async (instance) => {
       const loaded = [...instance.output().matchAll(/^MODULE \d+: load "([^"]+)"/gm)].map(
         ([, file]) => file,
       );
@@ -164,28 +181,17 @@ describe('embedded DATA_DIR: one instance at a time (built service)', () => {
       expect(loaded.filter((file) => bundled.test(file))).toEqual([]);
       // Only a pretty log format needs pino-pretty (here: JSON, not a terminal).
       expect(loaded.filter((file) => file.includes('node_modules/pino-pretty/'))).toEqual([]);
-    } finally {
-      instance.child.kill('SIGTERM');
-      await instance.exited;
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   }, 60_000);
 
   it('writes pretty lines from its bundle when LOG_FORMAT=pretty (pino-pretty, loaded only then)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dr-instance-pretty-'));
-    const instance = await start(dir, { LOG_FORMAT: 'pretty', LOG_LEVEL: 'info' });
-    running.push(instance);
-    try {
-      await ready(instance);
+    const env = { LOG_FORMAT: 'pretty', LOG_LEVEL: 'info' };
+    await withInstance('dr-instance-pretty-', env, async (instance) => {
       expect(instance.output()).toMatch(
         /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO.*Nest application successfully started/m,
       );
       expect(instance.output()).not.toMatch(/^\{"level"/m);
-    } finally {
-      instance.child.kill('SIGTERM');
-      await instance.exited;
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   }, 60_000);
 
   it('starts from the code cache that a finished start wrote; a cache that does not fit is written anew', async () => {
@@ -231,11 +237,7 @@ describe('embedded DATA_DIR: one instance at a time (built service)', () => {
   }, 90_000);
 
   it('serves Swagger UI scripts that run in a page as built (signing script, then the init script)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dr-instance-docs-'));
-    const instance = await start(dir);
-    running.push(instance);
-    try {
-      await ready(instance);
+    await withInstance('dr-instance-docs-', {}, async (instance) => {
       const script = async (path: string) => {
         const res = await fetch(`${instance.base}/docs/${path}`);
         expect(res.status).toBe(200);
@@ -268,10 +270,6 @@ describe('embedded DATA_DIR: one instance at a time (built service)', () => {
       // Not authorized as a device: the request goes out as it was, unsigned.
       const req = { url: `${instance.base}/api/v1/device/me`, method: 'GET', headers: {} };
       await expect(options!.requestInterceptor(req)).resolves.toEqual(req);
-    } finally {
-      instance.child.kill('SIGTERM');
-      await instance.exited;
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   }, 60_000);
 });
