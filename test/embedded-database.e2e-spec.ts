@@ -60,6 +60,50 @@ import { createTestApp, ON_POSTGRES, TestApp } from './app';
     }
   });
 
+  it('answers prepared statements sent in one pass, and each error in it, as a server would', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dr-extended-'));
+    const db = await EmbeddedDatabase.start(dir);
+    const client = new Client(db.poolOptions);
+    try {
+      await client.connect();
+      const named = { name: 'probe', text: 'SELECT $1::uuid AS id, $2::int + 1 AS n' };
+      const id = '0b7e7a2c-4c1e-4e62-9d51-2f8f5e0c9a11';
+      await expect(client.query({ ...named, values: [id, 1] })).resolves.toMatchObject({
+        rows: [{ id, n: 2 }],
+      });
+      // Refused at Bind: the rest of that query is skipped until its Sync.
+      await expect(client.query({ ...named, values: ['not-a-uuid', 1] })).rejects.toMatchObject({
+        code: '22P02',
+      });
+      // Refused at Parse, then at Execute (division by zero).
+      await expect(client.query({ name: 'bad', text: 'SELEC 1' })).rejects.toMatchObject({
+        code: '42601',
+      });
+      await expect(client.query('SELECT 1 / $1::int AS q', [0])).rejects.toMatchObject({
+        code: '22012',
+      });
+      // Several queries queued at once come back in order, each with its own answer.
+      const answers = await Promise.all(
+        [1, 2, 3].map((n) => client.query({ ...named, values: [id, n] })),
+      );
+      expect(answers.map((a) => a.rows[0].n)).toEqual([2, 3, 4]);
+      // A transaction's statements and an error inside it: ROLLBACK leaves nothing.
+      await client.query('CREATE TEMP TABLE probe_rows (n int PRIMARY KEY)');
+      await client.query('BEGIN');
+      await client.query('INSERT INTO probe_rows VALUES ($1)', [1]);
+      await expect(client.query('INSERT INTO probe_rows VALUES ($1)', [1])).rejects.toMatchObject({
+        code: '23505',
+      });
+      await client.query('ROLLBACK');
+      const { rows } = await client.query('SELECT count(*)::int AS c FROM probe_rows');
+      expect(rows).toEqual([{ c: 0 }]);
+    } finally {
+      await client.end();
+      await db.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   describe('a new database from the built template', () => {
     let dir: string;
     let template: string;
