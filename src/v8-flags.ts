@@ -3,8 +3,9 @@ import { setFlagsFromString } from 'node:v8';
 /**
  * V8 lets the old generation grow to several times what is live before a full
  * collection; under signed load that is ~130 MB of garbage over ~45 MB live.
- * Collecting once it has grown by a fifth holds the heap near what is live
- * (peak RSS on PostgreSQL 289 → ~200 MB in `npm run bench`, no throughput lost).
+ * Collecting once it has grown by a fifth holds the heap near what is live:
+ * peak RSS on PostgreSQL 289 → ~200 MB in `npm run bench`, for about a tenth
+ * more server CPU per signed request (the README's Performance section).
  */
 const HEAP_GROWING = '--heap-growing-percent=20';
 
