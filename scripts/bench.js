@@ -525,9 +525,11 @@ const P99_TARGETS = { 3: 25, 5: 25, 6: 25, 7: 25, 9: 20 };
 /**
  * The order the scenarios run in within a round: each next to, or one away
  * from, the scenario of its ratio (2 for 1, 4 for 3, 8 for 5 and 6, 5 for 7
- * and 10). This machine's speed drifts by half within a minute (the bare
- * NestJS app at 26 and 42 µs of CPU a request minutes apart); two scenarios
- * seconds apart see the same machine.
+ * and 10). A shared machine's speed can drift by half within a minute (the
+ * bare NestJS app at 26 and 42 µs of CPU a request minutes apart); two
+ * scenarios seconds apart see the same machine. Every other round runs in the
+ * reverse order, so that no scenario always follows the same one (7 would
+ * always come after 8's thousands of PostgreSQL commits).
  */
 const RUN_ORDER = [1, 2, 3, 4, 6, 8, 7, 5, 10, 9];
 
@@ -794,7 +796,7 @@ async function main() {
       embeddedCold.push(cold.readyMs);
       await cold.stop();
     }
-    for (const id of RUN_ORDER) {
+    for (const id of round % 2 ? RUN_ORDER : [...RUN_ORDER].reverse()) {
       const s = scenarios.find((x) => x.id === id);
       if (s.error) continue;
       log(`round ${round}/${rounds}: ${s.id}. ${s.name}`);
