@@ -780,6 +780,7 @@ async function main() {
   for (const s of scenarios) {
     s.rounds = [];
     if (!wanted(s.id)) s.error = 'not selected';
+    if (!RUN_ORDER.includes(s.id)) throw new Error(`scenario ${s.id} is missing from RUN_ORDER`);
   }
 
   log('warming up');
