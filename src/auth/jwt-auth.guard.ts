@@ -5,6 +5,7 @@ import { tooManyRequests, unauthorized } from '../common/api-error';
 import { ErrorCode } from '../common/error-codes';
 import { isDatabaseUnavailable } from '../common/database-errors';
 import { RateLimitStore } from '../common/rate-limit.store';
+import { RouteMetadata } from '../common/route-metadata';
 import { authConfig, AuthConfig } from '../config/configuration';
 import type { AuthUser } from './current-user.decorator';
 import { IS_PUBLIC } from './public.decorator';
@@ -24,31 +25,16 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
     super();
   }
 
-  /**
-   * Whether each route is @Public(), by controller and handler, read once:
-   * decorators are fixed when the class is defined, and reflect-metadata walks
-   * prototype chains on every lookup.
-   */
-  private readonly publicRoutes = new WeakMap<object, WeakMap<object, boolean>>();
+  /** Whether the route is @Public(), on its handler or its controller. */
+  private readonly isPublic = new RouteMetadata(
+    (handler, controller) =>
+      this.reflector.getAllAndOverride<boolean | undefined>(IS_PUBLIC, [handler, controller]) ===
+      true,
+  );
 
   /** Synchronous on public routes: they skip the promise an async guard costs on each request. */
   override canActivate(context: ExecutionContext): boolean | Promise<boolean> {
-    return this.isPublic(context) || this.authenticate(context);
-  }
-
-  private isPublic(context: ExecutionContext): boolean {
-    const controller = context.getClass();
-    const handler = context.getHandler();
-    let handlers = this.publicRoutes.get(controller);
-    if (!handlers) this.publicRoutes.set(controller, (handlers = new WeakMap()));
-    let isPublic = handlers.get(handler);
-    if (isPublic === undefined) {
-      isPublic =
-        this.reflector.getAllAndOverride<boolean | undefined>(IS_PUBLIC, [handler, controller]) ===
-        true;
-      handlers.set(handler, isPublic);
-    }
-    return isPublic;
+    return this.isPublic.of(context) || this.authenticate(context);
   }
 
   private async authenticate(context: ExecutionContext): Promise<boolean> {

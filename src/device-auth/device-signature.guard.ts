@@ -2,9 +2,10 @@ import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { UnparsedBody } from '../common/body-parsers';
+import { RouteMetadata } from '../common/route-metadata';
 import type { AuthenticatedDevice } from './current-device.decorator';
 import { DeviceAuthService } from './device-auth.service';
-import { sha256Hex } from './signing';
+import { EMPTY_SHA256, sha256Hex } from './signing';
 
 /** Route metadata: the scopes a @DeviceAuth() route needs. */
 export const DEVICE_SCOPES = 'deviceAuth:scopes';
@@ -28,19 +29,20 @@ export class DeviceSignatureGuard implements CanActivate {
     private readonly reflector: Reflector,
   ) {}
 
+  /** The scopes the route needs: declared on the handler, on its controller, or both (all are needed). */
+  private readonly requiredScopes = new RouteMetadata((handler, controller) =>
+    this.reflector.getAllAndMerge<string[]>(DEVICE_SCOPES, [handler, controller]),
+  );
+
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const req = context.switchToHttp().getRequest<DeviceRequest>();
     const result = await this.auth.authenticate({
       method: req.method,
       target: req.url,
-      bodySha256: sha256Hex(req.rawBody ?? ''),
+      bodySha256: req.rawBody?.length ? sha256Hex(req.rawBody) : EMPTY_SHA256,
       headers: req.headers,
       clientIp: req.ip,
-      // Declared on the handler, on its controller, or both: all are needed.
-      requiredScopes: this.reflector.getAllAndMerge<string[]>(DEVICE_SCOPES, [
-        context.getHandler(),
-        context.getClass(),
-      ]),
+      requiredScopes: this.requiredScopes.of(context),
     });
     if (!result.ok) throw result.failure.toApiError();
     req.device = result.device;
