@@ -24,7 +24,7 @@ export class HashingBusyError extends Error {
 }
 
 /**
- * Password hashing is the service's most expensive work (19 MiB and tens of
+ * Password hashing is the service's most expensive work (12 MiB and tens of
  * milliseconds of CPU each). At most `concurrency` hashes run at once and at
  * most `queueSize` wait; beyond that `run` fails at once with
  * HashingBusyError, so a flood of logins cannot starve the rest of the

@@ -7,6 +7,7 @@ import {
   appConfig,
   authConfig,
   databaseConfig,
+  defaultHashConcurrency,
   deviceAuthConfig,
   devicesConfig,
   redisConfig,
@@ -61,7 +62,11 @@ describe('threadpoolSize', () => {
     expect(threadpoolSize({ PASSWORD_HASH_CONCURRENCY: '6' })).toBe('6');
     expect(threadpoolSize({ PASSWORD_HASH_CONCURRENCY: '1' })).toBe('2');
     expect(threadpoolSize({ PASSWORD_HASH_CONCURRENCY: '6', UV_THREADPOOL_SIZE: '16' })).toBe('16');
-    expect(threadpoolSize({})).toBe(String(Math.max(2, availableParallelism())));
+    expect(threadpoolSize({})).toBe(String(Math.max(2, availableParallelism() - 1)));
+  });
+
+  it('leaves one CPU to the requests by default, and hashes one at a time on one CPU', () => {
+    expect([1, 2, 4, 16].map((cpus) => defaultHashConcurrency(cpus))).toEqual([1, 1, 3, 15]);
   });
 
   it('leaves an invalid PASSWORD_HASH_CONCURRENCY to the start, which names it', () => {
@@ -274,7 +279,7 @@ describe('configuration namespaces', () => {
         connectRetryDelayMs: 3000,
       });
       const auth = authConfig();
-      expect(auth.hashConcurrency).toBeGreaterThanOrEqual(1);
+      expect(auth.hashConcurrency).toBe(Math.max(1, availableParallelism() - 1));
       expect(auth.hashQueue).toBe(16);
     });
 
