@@ -271,6 +271,52 @@ describe('device credentials', () => {
         });
       });
 
+      if (useRedis)
+        it('answers each request of a batch on its own, in fewer Redis calls than requests', async () => {
+          const [a, b, revoked] = [
+            await createDevice(t, owner),
+            await createDevice(t, owner),
+            await createDevice(t, owner),
+          ];
+          const [[secretOfA], [secretOfB], [secretOfRevoked]] = [
+            await secretIds(a.id),
+            await secretIds(b.id),
+            await secretIds(revoked.id),
+          ];
+          await t.dataSource.query(`UPDATE devices SET revoked_at = now() WHERE id = $1`, [
+            revoked.id,
+          ]);
+          const limited = { key: `test-client-${randomUUID()}`, limit: 2 };
+          for (let i = 0; i < 2; i++) await limits.hit(limited.key, 60);
+          const [twice, once, ofRevoked, ofLimited] = [nonce(), nonce(), nonce(), nonce()];
+          const calls = jest.spyOn(
+            redis as unknown as { admitNonces: () => unknown },
+            'admitNonces',
+          );
+          try {
+            // Made in one turn of the event loop, as concurrent requests are.
+            const outcomes = await Promise.all([
+              store.admit(a.id, secretOfA, twice, TTL, NO_FAILURES),
+              store.admit(a.id, secretOfA, twice, TTL, NO_FAILURES),
+              store.admit(b.id, secretOfB, once, TTL, NO_FAILURES),
+              store.admit(revoked.id, secretOfRevoked, ofRevoked, TTL, NO_FAILURES),
+              store.admit(b.id, secretOfB, ofLimited, TTL, limited),
+            ]);
+            const [first, second, ...rest] = outcomes;
+            expect([first.outcome, second.outcome].sort()).toEqual(['ok', 'replayed']);
+            expect(rest.map((o) => o.outcome)).toEqual(['ok', 'not_live', 'limited']);
+            expect(outcomes[2]).toMatchObject({ device: { id: b.id, name: b.name } });
+            expect(calls.mock.calls.length).toBeLessThan(outcomes.length);
+          } finally {
+            calls.mockRestore();
+          }
+          expect(await nonceUsed(a.id, twice)).toBe(true);
+          expect(await nonceUsed(b.id, once)).toBe(true);
+          // Not live: given back; over the limit: never set.
+          expect(await nonceUsed(revoked.id, ofRevoked)).toBe(false);
+          expect(await nonceUsed(b.id, ofLimited)).toBe(false);
+        });
+
       it('never throws while the device is deleted under concurrent requests', async () => {
         for (let round = 0; round < 10; round++) {
           const d = await createDevice(t, owner);

@@ -38,10 +38,11 @@ const NONCE = 'request_nonce';
 /** The statements' column with the database's now(). */
 const CHECKED_AT = 'checked_at';
 /**
- * Admission batches running at once. Measured on signed GET /device/me
- * (npm run bench, 50 in flight): see the README's Performance section.
+ * Admission batches running at once, in PostgreSQL and in Redis. Measured on
+ * signed GET /device/me (npm run bench, 50 in flight): see the README's
+ * Performance section.
  */
-const BATCHES_IN_FLIGHT = 2;
+export const BATCHES_IN_FLIGHT = 2;
 
 interface AdmissionRequest {
   deviceId: string;

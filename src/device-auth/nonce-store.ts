@@ -5,7 +5,12 @@ import {
   type RedisRateLimitStore,
   secondsLeft,
 } from '../common/rate-limit.store';
-import type { DeviceCredentialsRepository, NonceAdmission } from './device-credentials.repository';
+import { StatementBatcher } from '../database/statement-batcher';
+import {
+  BATCHES_IN_FLIGHT,
+  type DeviceCredentialsRepository,
+  type NonceAdmission,
+} from './device-credentials.repository';
 
 export type { NonceAdmission } from './device-credentials.repository';
 
@@ -40,35 +45,53 @@ export abstract class NonceStore {
   close(): void {}
 }
 
-// The client's failure window, and the nonce by SET NX EX unless the window
-// has reached the limit: one command. KEYS: the nonce, the window; ARGV: the
-// nonce's TTL in seconds, the limit. Answers {set (1, 0, or -1: limited),
-// failures, the window's PTTL}.
+// For each request of a batch, the client's failure window, and the nonce by
+// SET NX EX unless the window has reached the limit, in the batch's order:
+// one command for the whole batch. KEYS: the nonce, the window, for each
+// request; ARGV: the nonce's TTL in seconds, the limit, for each request.
+// Answers set (1, 0, or -1: limited) and the window's PTTL for each request,
+// one flat list.
 const ADMIT = `
-local failures = tonumber(redis.call('GET', KEYS[2]) or '0')
-local pttl = redis.call('PTTL', KEYS[2])
-if failures >= tonumber(ARGV[2]) then return {-1, failures, pttl} end
-local set = redis.call('SET', KEYS[1], '1', 'EX', ARGV[1], 'NX')
-return {set and 1 or 0, failures, pttl}`;
+local out = {}
+for i = 1, #KEYS, 2 do
+  local failures = tonumber(redis.call('GET', KEYS[i + 1]) or '0')
+  local pttl = redis.call('PTTL', KEYS[i + 1])
+  local set = -1
+  if failures < tonumber(ARGV[i + 1]) then
+    set = redis.call('SET', KEYS[i], '1', 'EX', ARGV[i], 'NX') and 1 or 0
+  end
+  out[#out + 1] = set
+  out[#out + 1] = pttl
+end
+return out`;
 
 interface AdmitCommand {
-  admitNonce(
-    nonceKey: string,
-    windowKey: string,
-    ttlSeconds: number,
-    limit: number,
-  ): Promise<[number, number, number]>;
+  admitNonces(keyCount: number, ...keysThenArgs: (string | number)[]): Promise<number[]>;
 }
+
+interface NonceRequest {
+  key: string;
+  windowKey: string;
+  ttlSeconds: number;
+  limit: number;
+}
+
+/** A request's answer from ADMIT. */
+type NonceResult = { set: number; pttl: number };
 
 /**
  * Redis: one script reads the failure window and sets the nonce (SET NX EX)
  * unless the window is full, while PostgreSQL checks liveness: both at the
- * same time. A nonce set for a request that turns out not live is deleted
- * again. The window is the one `limits` counts in, on the same Redis.
+ * same time. The requests that arrive together go to Redis as one script
+ * call, as their liveness checks go to PostgreSQL as one statement (ioredis
+ * spent ~14 µs of CPU on each call, ~5 µs a request in calls of 25). A nonce
+ * set for a request that turns out not live is deleted again. The window is
+ * the one `limits` counts in, on the same Redis.
  */
 export class RedisNonceStore extends NonceStore {
   private readonly logger = new Logger('NonceStore');
   private readonly commands: AdmitCommand;
+  private readonly nonces: StatementBatcher<NonceRequest, NonceResult>;
 
   constructor(
     private readonly redis: Redis,
@@ -77,8 +100,9 @@ export class RedisNonceStore extends NonceStore {
     private readonly prefix = 'dr:nonce:',
   ) {
     super();
-    redis.defineCommand('admitNonce', { numberOfKeys: 2, lua: ADMIT });
+    redis.defineCommand('admitNonces', { lua: ADMIT });
     this.commands = redis as unknown as AdmitCommand;
+    this.nonces = new StatementBatcher((requests) => this.admitAll(requests), BATCHES_IN_FLIGHT);
   }
 
   async admit(
@@ -90,8 +114,8 @@ export class RedisNonceStore extends NonceStore {
   ): Promise<Admission> {
     const key = this.key(deviceId, nonce);
     const windowKey = this.limits.keyOf(failures.key);
-    const [[set, , pttl], live] = await Promise.all([
-      this.commands.admitNonce(key, windowKey, ttlSeconds, failures.limit),
+    const [{ set, pttl }, live] = await Promise.all([
+      this.nonces.run({ key, windowKey, ttlSeconds, limit: failures.limit }),
       this.credentials.findLiveDevice(deviceId, secretId),
     ]);
     if (set === -1) return { outcome: 'limited', retryAfter: secondsLeft(pttl) };
@@ -100,6 +124,13 @@ export class RedisNonceStore extends NonceStore {
       return { outcome: 'not_live' };
     }
     return set === 1 ? { outcome: 'ok', ...live } : { outcome: 'replayed' };
+  }
+
+  private async admitAll(requests: NonceRequest[]): Promise<NonceResult[]> {
+    const keys = requests.flatMap((r) => [r.key, r.windowKey]);
+    const args = requests.flatMap((r) => [r.ttlSeconds, r.limit]);
+    const out = await this.commands.admitNonces(keys.length, ...keys, ...args);
+    return requests.map((_, i) => ({ set: out[2 * i], pttl: out[2 * i + 1] }));
   }
 
   private key(deviceId: string, nonce: string): string {
