@@ -53,6 +53,21 @@ describe('device credentials', () => {
   const secretIds = async (deviceId: string) =>
     (await repo.findLiveSecrets(deviceId)).map((s) => s.secretId);
   const rotate = (d: TestDevice, graceSeconds = 0) => rotateSecret(t, owner, d, graceSeconds);
+  /** Two active devices and a revoked one, each with its live secret's id. */
+  const twoDevicesAndARevokedOne = async () => {
+    const [a, b, revoked] = [
+      await createDevice(t, owner),
+      await createDevice(t, owner),
+      await createDevice(t, owner),
+    ];
+    const [[secretOfA], [secretOfB], [secretOfRevoked]] = [
+      await secretIds(a.id),
+      await secretIds(b.id),
+      await secretIds(revoked.id),
+    ];
+    await t.dataSource.query(`UPDATE devices SET revoked_at = now() WHERE id = $1`, [revoked.id]);
+    return { a, b, revoked, secretOfA, secretOfB, secretOfRevoked };
+  };
   const nonceRows = async (deviceId: string, n: string) =>
     (
       await t.dataSource.query(
@@ -273,19 +288,8 @@ describe('device credentials', () => {
 
       if (useRedis)
         it('answers each request of a batch on its own, in fewer Redis calls than requests', async () => {
-          const [a, b, revoked] = [
-            await createDevice(t, owner),
-            await createDevice(t, owner),
-            await createDevice(t, owner),
-          ];
-          const [[secretOfA], [secretOfB], [secretOfRevoked]] = [
-            await secretIds(a.id),
-            await secretIds(b.id),
-            await secretIds(revoked.id),
-          ];
-          await t.dataSource.query(`UPDATE devices SET revoked_at = now() WHERE id = $1`, [
-            revoked.id,
-          ]);
+          const { a, b, revoked, secretOfA, secretOfB, secretOfRevoked } =
+            await twoDevicesAndARevokedOne();
           const limited = { key: `test-client-${randomUUID()}`, limit: 2 };
           for (let i = 0; i < 2; i++) await limits.hit(limited.key, 60);
           const [twice, once, ofRevoked, ofLimited] = [nonce(), nonce(), nonce(), nonce()];
@@ -380,17 +384,8 @@ describe('device credentials', () => {
     });
 
     it('answers each request of a batch on its own, in fewer statements than requests', async () => {
-      const [a, b, revoked] = [
-        await createDevice(t, owner),
-        await createDevice(t, owner),
-        await createDevice(t, owner),
-      ];
-      const [[secretOfA], [secretOfB], [secretOfRevoked]] = [
-        await secretIds(a.id),
-        await secretIds(b.id),
-        await secretIds(revoked.id),
-      ];
-      await t.dataSource.query(`UPDATE devices SET revoked_at = now() WHERE id = $1`, [revoked.id]);
+      const { a, b, revoked, secretOfA, secretOfB, secretOfRevoked } =
+        await twoDevicesAndARevokedOne();
       const [twice, once, ofRevoked, mixed] = [nonce(), nonce(), nonce(), nonce()];
       const statements = jest.spyOn(PreparedStatements.prototype, 'run');
       try {
