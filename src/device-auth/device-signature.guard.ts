@@ -5,7 +5,7 @@ import { UnparsedBody } from '../common/body-parsers';
 import { RouteMetadata } from '../common/route-metadata';
 import type { AuthenticatedDevice } from './current-device.decorator';
 import { DeviceAuthService } from './device-auth.service';
-import { EMPTY_SHA256, sha256Hex } from './signing';
+import { sha256Hex } from './signing';
 
 /** Route metadata: the scopes a @DeviceAuth() route needs. */
 export const DEVICE_SCOPES = 'deviceAuth:scopes';
@@ -39,7 +39,7 @@ export class DeviceSignatureGuard implements CanActivate {
     const result = await this.auth.authenticate({
       method: req.method,
       target: req.url,
-      bodySha256: req.rawBody?.length ? sha256Hex(req.rawBody) : EMPTY_SHA256,
+      bodySha256: sha256Hex(req.rawBody),
       headers: req.headers,
       clientIp: req.ip,
       requiredScopes: this.requiredScopes.of(context),

@@ -34,7 +34,9 @@ export interface CanonicalRequest {
   body?: Buffer | string;
 }
 
+/** Hex SHA-256 of a body; an empty one (every GET) is the constant, not hashed again. */
 export function sha256Hex(body: Buffer | string = ''): string {
+  if (body.length === 0) return EMPTY_SHA256;
   return createHash('sha256').update(body).digest('hex');
 }
 
