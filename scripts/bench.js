@@ -32,6 +32,7 @@ const { join } = require('node:path');
 const { parseArgs } = require('node:util');
 const autocannon = require('autocannon');
 const { Client } = require('pg');
+const { startCommand } = require('./start-command');
 
 const ROOT = join(__dirname, '..');
 const ENTRY = join(ROOT, 'dist/main.js');
@@ -307,12 +308,13 @@ async function startService(name, extra) {
   // BENCH_CPU_PROF=<dir>: each service process writes a V8 CPU profile there on
   // exit; BENCH_NODE_ARGS: more options for Node (`--trace-gc`, say).
   const prof = process.env.BENCH_CPU_PROF;
+  const start = startCommand(ROOT);
   const argv = [
     ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []),
     ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
-    ENTRY,
+    ...start.args,
   ];
-  const service = await startProcess(name, argv, env, '/health/ready');
+  const service = await startProcess(name, argv, { ...env, ...start.env }, '/health/ready');
   cleanups.push(service.stop);
   return service;
 }

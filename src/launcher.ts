@@ -26,8 +26,9 @@ const cacheFile = join(__dirname, `service.${SERVICE_BUNDLE_SHA256.slice(0, 16)}
 setServiceV8Flags();
 // The bundle is ASCII (scripts/bundle.js), so Latin-1 reads it as it is, without decoding UTF-8.
 const source = readFileSync(bundle, 'latin1');
-const cachedData = readCache();
-const script = new Script(Module.wrap(source), { filename: bundle, cachedData });
+// Only the compilation reads the cache: the buffer (~4.5 MB) is not kept.
+const script = new Script(Module.wrap(source), { filename: bundle, cachedData: readCache() });
+const compiledFromCache = script.cachedDataRejected === false;
 
 const serviceRequire = createRequire(bundle);
 const service = new Module(bundle, module);
@@ -43,7 +44,7 @@ service.paths = serviceRequire.resolve.paths('node_modules') ?? [];
 );
 
 void (service.exports as { start(): Promise<void> }).start().then(() => {
-  if (cachedData === undefined || script.cachedDataRejected) setImmediate(writeCache);
+  if (!compiledFromCache) setImmediate(writeCache);
 });
 
 function readCache(): Buffer | undefined {

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runInNewContext } from 'node:vm';
+import { startCommand } from '../scripts/start-command';
 
 // The built service (dist/) as separate processes on one embedded DATA_DIR:
 // what `npm start` twice, or a restart after a crash, does.
@@ -41,8 +42,10 @@ async function start(dataDir: string, extraEnv: NodeJS.ProcessEnv = {}): Promise
   const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, PORT: String(port) };
   for (const name of ['DATABASE_URL', 'REDIS_URL', 'NODE_ENV', 'TRUST_PROXY']) delete env[name];
   env.LOG_LEVEL = 'warn';
-  Object.assign(env, extraEnv);
-  const child = spawn(process.execPath, ['dist/main.js'], { cwd: ROOT, env });
+  // As `npm start` runs it: its environment and Node options.
+  const command = startCommand(ROOT);
+  Object.assign(env, command.env, extraEnv);
+  const child = spawn(process.execPath, command.args, { cwd: ROOT, env });
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));

@@ -5,8 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startCommand } from '../scripts/start-command';
 
-// The built service (`node dist/main.js`, the bundle `npm start` runs) starting against a database that
+// The built service, started as `npm start` starts it, against a database that
 // does not answer: each connection attempt is logged as it happens, as pino
 // JSON, and the start fails after the configured attempts with a clear message.
 
@@ -43,9 +44,11 @@ describe('start-up with an unreachable database (built service)', () => {
   it('logs every retry as it happens, as JSON, then exits 1 naming the cause', async () => {
     const port = await closedPort();
     const started = Date.now();
-    const child = spawn(process.execPath, [join(root, 'dist/main.js')], {
+    const command = startCommand(root);
+    const child = spawn(process.execPath, command.args, {
       cwd: root,
       env: {
+        ...command.env,
         PATH: process.env.PATH,
         NODE_ENV: 'production',
         DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/nothing`,
