@@ -206,7 +206,8 @@ export class DeviceCredentialsRepository {
 
   private admission(row: Record<string, unknown>): NonceAdmission {
     if (row[FRESH] !== true) return { outcome: 'replayed' };
-    return { outcome: 'ok', ...this.toLiveDevice(row) };
+    const { device, checkedAt } = this.toLiveDevice(row);
+    return { outcome: 'ok', device, checkedAt };
   }
 
   /**

@@ -123,7 +123,9 @@ export class RedisNonceStore extends NonceStore {
       if (set === 1) await this.giveBack(key);
       return { outcome: 'not_live' };
     }
-    return set === 1 ? { outcome: 'ok', ...live } : { outcome: 'replayed' };
+    return set === 1
+      ? { outcome: 'ok', device: live.device, checkedAt: live.checkedAt }
+      : { outcome: 'replayed' };
   }
 
   private async admitAll(requests: NonceRequest[]): Promise<NonceResult[]> {

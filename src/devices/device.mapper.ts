@@ -35,7 +35,9 @@ export function toDeviceDto(d: Device): DeviceDto {
 
 /** A device as it sees itself (GET /device/me, forward auth): the device and its owner. */
 export function toDeviceSelfDto(d: Device): DeviceSelfDto {
-  return { ...toDeviceDto(d), ownerId: d.userId };
+  // One more property on the object toDeviceDto made, not a spread copy of it:
+  // this answers every signed GET /device/me and forward-auth check.
+  return Object.assign(toDeviceDto(d), { ownerId: d.userId });
 }
 
 export function toDeviceEventDto(e: DeviceEvent): DeviceEventDto {
