@@ -1,8 +1,9 @@
 /**
  * Groups the calls of a hot path into one statement (or one Redis script
  * call) per batch. Calls made while `maxInFlight` batches are already
- * running wait and go together in the next one; a call that finds a batch slot free is sent at once (after
- * the other calls of the same turn of the event loop). A batch never holds
+ * running wait and go together in the next one; a call that finds a batch
+ * slot free is sent at once (after the other calls of the same turn of the
+ * event loop). A batch never holds
  * two calls with the same `key`: the later one goes in the batch after, so
  * that it sees the earlier one's effect as a separate request would.
  *
