@@ -111,7 +111,8 @@ class SessionSocket extends Duplex {
  * DATA_DIR/pglite and running in this process. The app reaches it through the
  * same `pg` driver, SQL and migrations as a real server: a stream into PGlite
  * (SessionSocket) stands in for pg's socket, so nothing listens on any port
- * and no other local user can connect. DATA_DIR is locked for as long as it is open.
+ * and no other local user can connect. DATA_DIR is locked for as long as it
+ * is open.
  */
 export class EmbeddedDatabase {
   private static readonly logger = new Logger('EmbeddedDatabase');
@@ -133,7 +134,7 @@ export class EmbeddedDatabase {
     try {
       // Already set when the launcher runs the bundle; unbundled (tests, `nest start`) here.
       setFlagsFromString(LIFTOFF_ONLY);
-      // Loaded on demand: a PostgreSQL deployment never pays for them.
+      // Loaded on demand: a PostgreSQL deployment never pays for it.
       const { PGlite } = await import('@electric-sql/pglite');
       const dir = join(dataDir, 'pglite');
       const started = Date.now();
@@ -158,8 +159,8 @@ export class EmbeddedDatabase {
         // to one TypeORM query runner at a time, so no other query can land
         // inside a transaction.
         max: 1,
-        // Keep that client for good: the session, and the statements the
-        // client prepared in it, outlive any one client.
+        // Keep that client for good: the statements it prepares stay in
+        // PGlite's one session, where a new client would find their names taken.
         idleTimeoutMillis: 0,
         // No statement is bounded here. PGlite accepts statement_timeout but
         // never cancels (its single-user backend has no timer signal: a
