@@ -48,7 +48,8 @@ import { createTestApp, ON_POSTGRES, TestApp } from './app';
       await db.stop();
       // A query its client sent just after the stop (a pool's last one, say).
       let settled = false;
-      void client.query('SELECT 1').finally(() => (settled = true));
+      const settle = () => (settled = true);
+      void client.query('SELECT 1').then(settle, settle);
       await new Promise((r) => setTimeout(r, 100));
       expect(errors).toEqual([]);
       expect(settled).toBe(false);
@@ -111,7 +112,7 @@ import { createTestApp, ON_POSTGRES, TestApp } from './app';
     });
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-    /** Runs `sql` on the embedded database in `dataDir` through its pg adapter. */
+    /** Runs `sql` on the embedded database through a pg client of its own, as the service does. */
     async function query(db: EmbeddedDatabase, sql: string) {
       const client = new Client(db.poolOptions);
       await client.connect();

@@ -66,8 +66,8 @@ class SessionSocket extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: string, done: () => void): void {
-    // pg writes one message a call. Its Terminate ends this client, not the
-    // session, which the next client takes over.
+    // pg writes one message a call. Its Terminate is not passed on: it would
+    // end PGlite's one session, which outlives this client.
     if (chunk[0] !== TERMINATE && this.held.push(chunk) === 1) {
       process.nextTick(() => this.pass());
     }
