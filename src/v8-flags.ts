@@ -14,9 +14,19 @@ const HEAP_GROWING = '--heap-growing-percent=20';
  * functions as well cost ~40 MB of resident code and a quarter of a second of
  * each start (restart to ready 1.5 → 1.2 s) for no throughput we could
  * measure (20,000 upserts: 4.1 s either way). It is the process's only
- * WebAssembly, and the flag only acts on what is compiled next.
+ * WebAssembly, and the flags only act on what is compiled next.
+ *
+ * The two tier-up flags are what `--liftoff-only` implies, said outright: V8
+ * works out a flag's implications when it reads its command line, not when a
+ * flag is set later. Node 24's V8 went on tiering PGlite's hot functions up
+ * to TurboFan under `--liftoff-only` alone, and an embedded start peaked at
+ * ~730 MB of resident memory (~180 MB with them; Node 20 needed only the one).
  */
-export const LIFTOFF_ONLY = '--liftoff-only';
+const WASM_BASELINE_ONLY = ['--liftoff-only', '--no-wasm-tier-up', '--no-wasm-dynamic-tiering'];
+
+export function setWasmBaselineOnly(): void {
+  for (const flag of WASM_BASELINE_ONLY) setFlagsFromString(flag);
+}
 
 /**
  * Every V8 flag the service sets. The launcher (src/launcher.ts) sets them
@@ -25,5 +35,5 @@ export const LIFTOFF_ONLY = '--liftoff-only';
  */
 export function setServiceV8Flags(): void {
   setFlagsFromString(HEAP_GROWING);
-  setFlagsFromString(LIFTOFF_ONLY);
+  setWasmBaselineOnly();
 }

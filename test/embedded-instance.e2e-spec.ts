@@ -187,6 +187,17 @@ describe('embedded DATA_DIR: one instance at a time (built service)', () => {
     });
   }, 60_000);
 
+  it('starts in well under 300 MB: PGlite is compiled by the baseline compiler only, whatever the Node version', async () => {
+    await withInstance('dr-instance-memory-', {}, async (instance) => {
+      // The kernel's high-water mark of the process's resident memory so far.
+      const status = readFileSync(`/proc/${instance.child.pid}/status`, 'utf8');
+      const peakMb = Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
+      // ~160-210 MB; with PGlite's hot functions tiered up to TurboFan, as
+      // Node 24 did under --liftoff-only alone, ~730 MB.
+      expect(peakMb).toBeLessThan(300);
+    });
+  }, 60_000);
+
   it('writes pretty lines from its bundle when LOG_FORMAT=pretty (pino-pretty, loaded only then)', async () => {
     const env = { LOG_FORMAT: 'pretty', LOG_LEVEL: 'info' };
     await withInstance('dr-instance-pretty-', env, async (instance) => {

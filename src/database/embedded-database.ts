@@ -2,11 +2,10 @@ import { Logger } from '@nestjs/common';
 import { cpSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
-import { setFlagsFromString } from 'node:v8';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { lockDataDir } from './data-dir-lock';
 import { builtTemplate } from './embedded-template';
-import { LIFTOFF_ONLY } from '../v8-flags';
+import { setWasmBaselineOnly } from '../v8-flags';
 
 const SHARED_BUFFERS = '4MB';
 /** The first byte of the frontend's Terminate message. */
@@ -133,7 +132,7 @@ export class EmbeddedDatabase {
     const unlock = lockDataDir(dataDir);
     try {
       // Already set when the launcher runs the bundle; unbundled (tests, `nest start`) here.
-      setFlagsFromString(LIFTOFF_ONLY);
+      setWasmBaselineOnly();
       // Loaded on demand: a PostgreSQL deployment never pays for it.
       const { PGlite } = await import('@electric-sql/pglite');
       const dir = join(dataDir, 'pglite');
