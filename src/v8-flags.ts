@@ -32,8 +32,8 @@ export function setWasmBaselineOnly(): void {
  * No Maglev, V8's middle optimising compiler (on by default from Node 22; Node
  * 20's V8 leaves it off): a long-running server's hot code ends up in TurboFan
  * anyway, and Maglev's code and its compilations held ~13 MB more at the peak
- * of `npm run bench` on PostgreSQL under Node 24 (205–210 MB against 193–195
- * in alternating runs), for no less CPU per request.
+ * of `npm run bench` on PostgreSQL under Node 24 (205–210 MB against 187–197
+ * in alternating runs), for CPU per request within the runs' spread.
  */
 const NO_MAGLEV = '--no-maglev';
 
