@@ -15,6 +15,7 @@ import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
+import { keepTickObjectShape } from './tick-object-shape';
 import { setServiceV8Flags } from './v8-flags';
 
 /** The hex SHA-256 of dist/service.js, set by scripts/bundle.js. */
@@ -24,6 +25,8 @@ const bundle = join(__dirname, 'service.js');
 const cacheFile = join(__dirname, `service.${SERVICE_BUNDLE_SHA256.slice(0, 16)}.cache`);
 
 setServiceV8Flags();
+// Before the bundle loads: its garbage collections could otherwise cost every tick object.
+keepTickObjectShape();
 // The bundle is ASCII (scripts/bundle.js), so Latin-1 reads it as it is, without decoding UTF-8.
 const source = readFileSync(bundle, 'latin1');
 // Only the compilation reads the cache: the buffer (~4.5 MB) is not kept.

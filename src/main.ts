@@ -6,6 +6,7 @@ import { APP_OPTIONS, configureApp, createAdapter } from './app.setup';
 import { appConfig, threadpoolSize } from './config/configuration';
 import { ConfigError } from './config/env';
 import { BootstrapLogger } from './observability/bootstrap-logger';
+import { keepTickObjectShape } from './tick-object-shape';
 import { setServiceV8Flags } from './v8-flags';
 
 // Before anything uses libuv's threadpool, which sizes itself once.
@@ -13,6 +14,7 @@ const poolSize = threadpoolSize(process.env);
 if (poolSize) process.env.UV_THREADPOOL_SIZE = poolSize;
 
 setServiceV8Flags();
+keepTickObjectShape();
 
 const bootLogger = new BootstrapLogger();
 
