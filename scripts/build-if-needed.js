@@ -1,4 +1,6 @@
-// `npm start` builds first when dist/ is missing or older than the sources.
+// `npm start` builds first when dist/ is missing or older than the sources, or
+// lacks the embedded database's template (`nest build` alone, as `npm run
+// start:dev` runs it, empties dist/ and makes no template).
 const { execSync } = require('node:child_process');
 const { existsSync, statSync, readdirSync } = require('node:fs');
 const { join } = require('node:path');
@@ -15,6 +17,15 @@ function newest(dir) {
   return latest;
 }
 
-if (!existsSync(entry) || newest(join(root, 'src')) > statSync(entry).mtimeMs) {
+/** Whether dist/ holds the template for the installed PGlite (see src/database/embedded-template.ts). */
+function hasTemplate() {
+  try {
+    return existsSync(require(join(root, 'dist/src/database/embedded-template.js')).templatePath());
+  } catch {
+    return false;
+  }
+}
+
+if (!existsSync(entry) || newest(join(root, 'src')) > statSync(entry).mtimeMs || !hasTemplate()) {
   execSync('npm run build', { cwd: root, stdio: 'inherit' });
 }
