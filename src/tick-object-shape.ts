@@ -12,10 +12,9 @@ import { createHook } from 'node:async_hooks';
  * then on every tick object is built by a call into V8's runtime, ~3.5× the
  * cost of `nextTick` before (~5× under Node 24), and a request makes a dozen
  * of them: `GET /health/live` ran 168,000 instructions a request against
- * 132,000 with one tick object kept (callgrind), and whether a start of the
- * service landed in the slow state or not was most of the spread of the
- * bench's scenario 1 from one start to the next. Holding one tick object keeps
- * its map, and the maps it was built through, alive.
+ * 134,000 with one tick object kept (callgrind). A start of the service runs
+ * enough collections that it nearly always ended in the slow state. Holding
+ * one tick object keeps its map, and the maps it was built through, alive.
  *
  * Node hands a tick object to no one but an async hook's `init`: the hook is
  * enabled for the one `nextTick` below and no longer. The object is held by
