@@ -8,6 +8,7 @@ import { Device } from '../devices/device.entity';
 import { embeddedDataSource } from './embedded-database';
 import { migrations } from './migrations';
 import { ClosingOnTimeoutClient } from './pg-client';
+import { PG_TYPES } from './timestamptz';
 
 export const entities = [User, Device, DeviceSecret, DeviceEvent, DeviceNonce];
 
@@ -65,6 +66,7 @@ export function dataSourceOptions(
       statement_timeout: timeouts.statementTimeoutMs,
       query_timeout: timeouts.statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS,
       Client: ClosingOnTimeoutClient,
+      types: PG_TYPES,
     },
     logging: false,
   };
